@@ -1,0 +1,31 @@
+"""Benchmark and inference-backend groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from sif.config.common import LLMClientConfig
+
+
+@dataclass
+class BenchmarkConfig:
+    name: str = "synth"  # synth | vstar | cvbench | sat | spatialbench | viscot
+    path: Optional[str] = None  # the release file/folder (local)
+    image_root: Optional[str] = None
+    depth_root: Optional[str] = None  # precomputed depth .npy files (else computed by the depth group)
+    compat: bool = False  # reproduce the original scripts' scoring quirks (for comparison only)
+    iou_threshold: float = 0.5
+
+
+@dataclass
+class BackendConfig(LLMClientConfig):
+    name: str = "hf"  # hf | vllm | openai
+    batch_size: int = 8
+    max_new_tokens: int = 256
+    do_sample: bool = False
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    fast: bool = False  # hf: static cache + torch.compile (see rollout=hf_fast)
+    vllm_gpu_memory_utilization: float = 0.8

@@ -1,0 +1,114 @@
+"""One schema per stage. `name` selects the registered stage class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class StageConfig:
+    name: str = "generate"
+    force: bool = False  # re-run even when the run folder says the stage finished
+
+
+@dataclass
+class GenerateStageConfig(StageConfig):
+    name: str = "generate"
+    limit: Optional[int] = None  # process at most this many samples (None = all)
+    distractor_prob: float = 0.5  # reverse expansion: chance of a distractor-and-correction step
+    expansion_steps: int = 2  # intermediate expanded frames between the full image and the target
+    num_workers: int = 1  # processes for scene rendering
+    write_depth_png: bool = True
+    histogram: bool = True
+
+
+@dataclass
+class TrainStageConfig(StageConfig):
+    """What sft and grpo share: HF TrainingArguments that we pass through, and resume."""
+
+    max_steps: int = -1
+    num_train_epochs: float = 1.0
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    per_device_train_batch_size: int = 2
+    gradient_accumulation_steps: int = 1
+    logging_steps: int = 1
+    save_steps: int = 50
+    save_total_limit: Optional[int] = 3
+    bf16: bool = False
+    fp16: bool = False
+    dataloader_num_workers: int = 0
+    image_inputs: str = "rgb+depth"  # rgb+depth | rgb
+    resume: str = "auto"  # auto | never | <checkpoint path>
+    init_from: Optional[str] = None  # checkpoint to start from (e.g. the sft output); default: model group
+
+
+@dataclass
+class SFTStageConfig(TrainStageConfig):
+    name: str = "sft"
+    max_length: int = 2048  # cutoff in tokens, image tokens included
+    eval_fraction: float = 0.1
+    eval_steps: int = 50
+    per_device_eval_batch_size: int = 2
+    merge_lora: bool = True  # write a merged standalone checkpoint at the end
+
+
+@dataclass
+class GRPOStageConfig(TrainStageConfig):
+    name: str = "grpo"
+    learning_rate: float = 1e-5
+    lr_scheduler_type: str = "linear"
+    num_generations: int = 4
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    beta: float = 0.04
+    epsilon: float = 0.2
+    loss_type: str = "grpo"
+    scale_rewards: str = "group"
+    num_iterations: int = 1
+    save_completions_every: int = 10  # steps; a few completions as text and as images with areas drawn
+    num_completions_to_save: int = 4
+
+
+@dataclass
+class EvalStageConfig(StageConfig):
+    name: str = "eval"
+    checkpoint: Optional[str] = None  # default: the model group
+    limit: Optional[int] = None
+    html: bool = True
+    max_samples_in_html: int = 200
+
+
+@dataclass
+class InferStageConfig(StageConfig):
+    name: str = "infer"
+    image: Optional[str] = None
+    question: str = ""
+    depth: Optional[str] = None  # a depth .npy; computed with the depth group when absent
+    checkpoint: Optional[str] = None
+
+
+@dataclass
+class ExportStageConfig(StageConfig):
+    name: str = "export"
+    checkpoint: Optional[str] = None  # an adapter folder (LoRA) to merge into its base
+
+
+@dataclass
+class CompareStageConfig(StageConfig):
+    name: str = "compare"
+    runs: list[str] = field(default_factory=list)  # eval run folders (or globs)
+    metric: str = "accuracy"
+
+
+@dataclass
+class PipelineStageConfig(StageConfig):
+    name: str = "pipeline"
+    steps: list[str] = field(default_factory=lambda: ["generate", "sft", "grpo", "eval"])
+    sft_max_steps: int = 30
+    grpo_max_steps: int = 10

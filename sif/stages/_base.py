@@ -1,0 +1,25 @@
+"""The stage interface: a config, a run folder, and `run()` returning the run's summary."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from omegaconf import DictConfig, OmegaConf
+
+from sif.runinfo import RunContext
+
+
+class Stage:
+    name: ClassVar[str] = ""
+
+    def __init__(self, cfg: DictConfig, ctx: RunContext) -> None:
+        self.cfg = cfg
+        self.ctx = ctx
+
+    @property
+    def stage_cfg(self) -> Any:
+        """This stage's typed config (its dataclass instance)."""
+        return OmegaConf.to_object(self.cfg.stage)
+
+    def run(self) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError

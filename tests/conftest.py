@@ -1,0 +1,48 @@
+"""Shared test fixtures: composing configs exactly as launch.py does, and running launch.py itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One cache folder for the whole session (tiny models, synthetic data) to keep the suite fast."""
+    path = Path(os.environ.get("SIF_TEST_CACHE", ROOT / ".cache" / "sif-test"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def compose(overrides: list[str] | None = None):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from sif.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        return hydra_compose("config", overrides=list(overrides or []))
+
+
+def run_launch(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 600,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python launch.py ARGS` in a subprocess, the way a user does."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args], cwd=cwd, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"launch.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
