@@ -1,0 +1,71 @@
+"""What a source yields, and the shared reading of untrusted JSON inputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from sif.data.schema import SampleError, SkipCounter
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class SourceItem:
+    id: str
+    question: str
+    answer: str  # what the chain's <answer> holds (a letter for multiple-choice)
+    answer_text: str
+    gt_boxes: list[Box]
+    image: Optional[Path] = None  # absolute path of an existing RGB image
+    rgb: Optional[np.ndarray] = None  # or the pixels of a rendered one (written by generate)
+    depth: Optional[np.ndarray] = None  # exact normalized depth, when the source has it
+    choices: Optional[list[str]] = None
+    category: Optional[str] = None
+    num_objects: Optional[int] = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # source fields kept in the sample
+
+
+def load_json_records(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line-or-index, record) pairs from a JSON array file or a JSONL file. A malformed JSONL line is
+    yielded as a SampleError in place of its record so the caller applies strict/skip rules."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(1024).lstrip()
+    if head.startswith(b"["):
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SampleError(f"not valid JSON ({exc.__class__.__name__}: {exc})", str(path)) from None
+        for i, rec in enumerate(data):
+            yield i + 1, rec
+        return
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield lineno, json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                yield lineno, SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno)
+
+
+def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: SkipCounter) -> Iterator[SourceItem]:
+    """Apply the strict/skip rule to a stream where bad records appear as SampleErrors."""
+    for item in items:
+        if isinstance(item, SampleError):
+            if strict:
+                raise item
+            skipped.add(item.reason.split(":")[0].split(" (")[0], str(item))
+            continue
+        yield item
+
+
+def field_error(rec: Any, path: Path, line: int, field_name: str, message: str) -> SampleError:
+    sid = rec.get("id") if isinstance(rec, dict) else None
+    return SampleError(message, str(path), line, field_name, str(sid) if sid is not None else None)

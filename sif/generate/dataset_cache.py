@@ -1,0 +1,60 @@
+"""`dataset=synth` without a path: samples generated into the cache on first use, keyed by the config."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("sif.data")
+
+
+def synth_cache_key(cfg: DictConfig) -> str:
+    keyed = {"dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "seed": int(cfg.seed),
+             "teacher": "template", "builder": 1}
+    keyed["dataset"].pop("path", None)
+    keyed["dataset"].pop("split", None)
+    return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def samples_path(cfg: DictConfig, split: str = "train") -> Path:
+    """The samples.jsonl for `split`: `dataset.path` when set (train) or its sibling eval file, else the
+    synthetic cache (generated now if missing)."""
+    if cfg.dataset.path:
+        path = Path(str(cfg.dataset.path)).expanduser().resolve()
+        if split == "eval":
+            sibling = path.parent.parent / "eval" / "samples.jsonl"
+            if path.parent.name == "train" and sibling.exists():
+                return sibling
+        return path
+    if cfg.dataset.source != "synth":
+        raise ValueError(f"dataset={cfg.dataset.name} needs dataset.path=... (a samples.jsonl from stage=generate)")
+    root = Path(str(cfg.paths.cache_dir)).expanduser().resolve() / "data" / f"synth-{synth_cache_key(cfg)}"
+    target = root / split / "samples.jsonl"
+    if (root / split / "DONE").exists():
+        return target
+    from sif.stages.generate import generate_split
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{split}-", dir=root))
+    try:
+        log.info("generating the synthetic %s split into the cache: %s", split, root / split)
+        local = cfg.copy()
+        OmegaConf.set_struct(local, False)
+        local.dataset.split = split
+        generate_split(local, tmp, progress=False)
+        (tmp / "DONE").write_text("ok\n")
+        try:
+            os.rename(tmp, root / split)
+        except OSError:  # another process finished first; theirs is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,25 @@
+"""Model + processor factory (hub id, local folder, offline tiny builder), LoRA and merging.
+
+Importing this package is cheap: torch / transformers / peft are imported inside the functions.
+"""
+
+from sif.models.factory import (
+    ModelMismatchError,
+    apply_lora,
+    check_model_processor,
+    freeze_vision,
+    load_model,
+    load_model_and_processor,
+    load_processor,
+    lora_target_modules,
+    merge_lora_checkpoint,
+    resolve_model_path,
+    vision_modules,
+)
+from sif.models.tiny import TAGS, build_tiny_model, tokenizer_corpus
+
+__all__ = [
+    "TAGS", "ModelMismatchError", "apply_lora", "build_tiny_model", "check_model_processor", "freeze_vision",
+    "load_model", "load_model_and_processor", "load_processor", "lora_target_modules", "merge_lora_checkpoint",
+    "resolve_model_path", "tokenizer_corpus", "vision_modules",
+]

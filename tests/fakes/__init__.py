@@ -1,0 +1,1 @@
+"""Test doubles shared by the suite (a local OpenAI-compatible server, ...)."""
