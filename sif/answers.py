@@ -8,7 +8,9 @@ benchmarks' `compat` mode):
 
 * multiple choice (`choices` given; the ground truth is a letter such as "B" or "(B)"): the prediction's
   letter comes from `extract_choice_letter`, which refuses letters inside words, articles read as
-  option "A", out-of-range letters and answers naming two different letters;
+  option "A", out-of-range letters and answers naming two different letters (an answer that mentions
+  two options, even to reject one, is wrong). An answer equal to a choice's text names that choice,
+  and this wins over reading it as a letter (choices ["B", "A"]: the answer "A" names option B);
 * numeric ground truth ("3", "three", "3.0"): `parse_number` on the prediction (exactly one number in
   it), equal within a relative tolerance;
 * yes/no ground truth: the prediction's first word is that yes/no and the other one never appears;
@@ -77,16 +79,26 @@ def normalize_answer(text: str) -> str:
 
 
 def _num_letters(choices: Optional[Sequence[str]], num_choices: Optional[int]) -> int:
+    n = len(CHOICE_LETTERS)
     if num_choices is not None:
-        return max(0, min(int(num_choices), len(CHOICE_LETTERS)))
+        n = max(0, min(int(num_choices), n))
     if choices is not None:
-        return min(len(choices), len(CHOICE_LETTERS))
-    return len(CHOICE_LETTERS)
+        n = min(len(choices), n)
+    return n
 
 
-def _article_like(letter: str, after: str) -> bool:
+def _choice_norm(text: str) -> str:
+    """normalize_answer, but a text made only of articles keeps them ("A" as a choice text is "a")."""
+    return normalize_answer(text) or " ".join(text.lower().split())
+
+
+_WORD_AFTER = re.compile(r"\s+[A-Za-z]")
+_LOWER_LETTER_PROSE = re.compile(r"\s*[A-Za-z0-9]")
+
+
+def _article_like(letter: str, text: str, pos: int) -> bool:
     """'A red cube' / 'I think': a one-letter English word followed by another word, not an option."""
-    return letter.upper() in ("A", "I") and re.match(r"\s+[A-Za-z]", after) is not None
+    return letter.upper() in ("A", "I") and _WORD_AFTER.match(text, pos) is not None
 
 
 def _letter_candidates(text: str) -> set[str]:
@@ -99,13 +111,13 @@ def _letter_candidates(text: str) -> set[str]:
     for m in _DELIM_LETTER.finditer(text):
         found.add(m.group(1))
     for m in _KEYWORD_LETTER.finditer(text):
-        letter, after = m.group(1), text[m.end():]
-        if letter.islower() and re.match(r"\s*[A-Za-z0-9]", after):
+        letter = m.group(1)
+        if letter.islower() and _LOWER_LETTER_PROSE.match(text, m.end()):
             continue  # "the answer is a red cube": a lower-case letter followed by a word is prose
-        if not _article_like(letter, after):
+        if not _article_like(letter, text, m.end()):
             found.add(letter.upper())
     lead = _LEADING_LETTER.match(text)
-    if lead and not _article_like(lead.group(1), text[lead.end():]):
+    if lead and not _article_like(lead.group(1), text, lead.end()):
         found.add(lead.group(1))
     return found
 
@@ -128,8 +140,8 @@ def extract_choice_letter(answer: Optional[str], choices: Optional[Sequence[str]
         return None
     n = _num_letters(choices, num_choices)
     if choices:
-        norm = normalize_answer(text)
-        hits = [i for i, c in enumerate(choices) if isinstance(c, str) and norm and normalize_answer(c) == norm]
+        norm = _choice_norm(text)
+        hits = [i for i, c in enumerate(choices) if isinstance(c, str) and norm and _choice_norm(c) == norm]
         if len(hits) == 1 and hits[0] < n:
             return CHOICE_LETTERS[hits[0]]
         if len(hits) > 1:
@@ -158,13 +170,15 @@ def parse_number(text: Optional[str]) -> Optional[float]:
 
 def gt_letter(gt: str, choices: Optional[Sequence[str]]) -> Optional[str]:
     """The ground truth's option letter: "B" / "(B)", else the letter of the choice whose text it is."""
-    m = _GT_LETTER.fullmatch(gt or "")
+    if not isinstance(gt, str):
+        return None
+    m = _GT_LETTER.fullmatch(gt)
     n = _num_letters(choices, None)
     if m and CHOICE_LETTERS.index(m.group(1).upper()) < n:
         return m.group(1).upper()
     if choices:
-        norm = normalize_answer(gt)
-        hits = [i for i, c in enumerate(choices) if normalize_answer(c) == norm]
+        norm = _choice_norm(gt)
+        hits = [i for i, c in enumerate(choices) if isinstance(c, str) and _choice_norm(c) == norm]
         if len(hits) == 1:
             return CHOICE_LETTERS[hits[0]]
     return None

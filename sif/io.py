@@ -79,7 +79,7 @@ class JsonlAppender:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair_tail()
         self.done_ids: set[str] = set()
-        for rec in read_jsonl(self.path):
+        for rec in read_jsonl(self.path) if self.path.exists() else ():
             if id_field in rec:
                 self.done_ids.add(str(rec[id_field]))
         self._fh = open(self.path, "a", encoding="utf-8")

@@ -29,23 +29,47 @@ VERSIONED_PACKAGES = (
 )
 
 
+# (rank variable, world-size variable) of each launcher, first match wins: torchrun/accelerate/deepspeed
+# (and multi-task submitit jobs, which sif.sweeps.slurm_env maps onto these), submitit-local tasks, and a
+# bare srun step (SLURM_STEP_NUM_TASKS exists only inside srun; sbatch's batch script also has
+# SLURM_PROCID=0 and SLURM_NTASKS but runs one process).
+_RANK_SOURCES = (
+    ("RANK", "WORLD_SIZE"),
+    ("SUBMITIT_LOCAL_GLOBALID", "SUBMITIT_LOCAL_NTASKS"),
+    ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS"),
+)
+
+
+def _rank_source() -> tuple[str, str] | None:
+    env = os.environ
+    for rank_var, world_var in _RANK_SOURCES:
+        if (rank_var in env and world_var in env) or (rank_var == "RANK" and (rank_var in env or world_var in env)):
+            return rank_var, world_var
+    return None
+
+
 def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
+    source = _rank_source()
+    return int(os.environ.get(source[0], "0")) if source else 0
 
 
 def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    source = _rank_source()
+    return int(os.environ.get(source[1], "1")) if source else 1
 
 
 def is_main_process() -> bool:
     return rank() == 0
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
+def seed_everything(seed: int, with_torch: bool = True) -> None:
+    """Seed python, numpy and torch (all devices). Stages that never touch torch pass with_torch=False
+    and skip its multi-second import; torch is still seeded if something imported it already."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
     os.environ["PYTHONHASHSEED"] = str(seed)
+    if not with_torch and "torch" not in sys.modules:
+        return
     try:
         import torch
 

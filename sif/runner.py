@@ -47,7 +47,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict:
         return json.loads(summary_path.read_text()) if summary_path.exists() else {}
     if is_main_process():
         write_run_snapshot(run_dir, cfg, task_overrides())
-    seed_everything(int(cfg.seed))
+    seed_everything(int(cfg.seed), with_torch=stage_cls.uses_torch)
     started = time.time()
     summary = stage_cls(cfg, ctx).run() or {}
     summary.setdefault("stage", str(cfg.stage.name))

@@ -104,9 +104,9 @@ def reverse_expansion(targets: Sequence[Box], rng: np.random.Generator, expansio
     coarsest = frames[0] if frames else targets
     union = union_box(coarsest)
     want_distractor = float(rng.random()) < distractor_prob  # drawn always: same stream either way
-    if want_distractor:
-        distractor = make_distractor(union, rng)
-        if distractor is not None:
+    if want_distractor:  # placed off the targets themselves, as the original (whose first frame ~ GT)
+        distractor = make_distractor(union_box(targets), rng)
+        if distractor is not None and all(iou(distractor, b) < 0.001 for b in targets):
             steps.append(FocusStep([distractor], "distractor"))
     if len(coarsest) > 1:
         steps.append(FocusStep([round_box(union, 3)], "union"))

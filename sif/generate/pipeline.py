@@ -21,6 +21,7 @@ from sif.data.sources.base import SourceItem
 from sif.data.sources.synth import stable_seed
 from sif.generate.expansion import reverse_expansion
 from sif.generate.plan import ChainRequest, PlannedStep, Rejection
+from sif.geometry import round_box
 from sif.io import JsonlAppender, atomic_path
 
 log = logging.getLogger("sif.generate")
@@ -43,7 +44,7 @@ class GenerateReport:
 
 def _save_image(rgb: np.ndarray, path: Path) -> None:
     with atomic_path(path) as tmp:
-        Image.fromarray(rgb).save(tmp, format="PNG", optimize=False)
+        Image.fromarray(rgb).save(tmp, format="PNG", compress_level=1)
 
 
 def plan_chain(item: SourceItem, depth_map, seed: int, expansion_steps: int, distractor_prob: float) -> list[PlannedStep]:
@@ -92,7 +93,7 @@ class SampleWriter:
 def sample_record(item: SourceItem, image_path: Path, writer: SampleWriter, chain: str) -> dict:
     rec = {"id": item.id, "source": item.facts.get("source", None), "image": writer.rel(image_path),
            "depth": f"depth/{item.id}.npy", "question": item.question, "answer": item.answer,
-           "answer_text": item.answer_text, "choices": item.choices, "gt_boxes": [list(b) for b in item.gt_boxes],
+           "answer_text": item.answer_text, "choices": item.choices, "gt_boxes": [list(round_box(b, 3)) for b in item.gt_boxes],
            "category": item.category, "chain": chain, "num_objects": item.num_objects}
     rec.update(item.extra)
     rec.pop("imported_chain", None)
@@ -119,6 +120,8 @@ def run_generation(items: Iterable[SourceItem], writer: SampleWriter, teacher, d
         requests, prepared = [], []
         for it in batch:
             image_path, dmap = writer.materialize(it, it.depth)
+            for target in it.facts.get("targets", []):  # cite the same box means the areas carry
+                target["depth"] = round(dmap.box_mean(target["box"]), 3)
             it.facts.setdefault("source", source_name)
             imported = it.extra.get("imported_chain")
             if imported is not None:

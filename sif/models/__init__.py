@@ -7,6 +7,7 @@ from sif.models.factory import (
     ModelMismatchError,
     apply_lora,
     check_model_processor,
+    enable_checkpointing,
     freeze_vision,
     load_model,
     load_model_and_processor,
@@ -19,7 +20,7 @@ from sif.models.factory import (
 from sif.models.tiny import TAGS, build_tiny_model, tokenizer_corpus
 
 __all__ = [
-    "TAGS", "ModelMismatchError", "apply_lora", "build_tiny_model", "check_model_processor", "freeze_vision",
-    "load_model", "load_model_and_processor", "load_processor", "lora_target_modules", "merge_lora_checkpoint",
+    "TAGS", "ModelMismatchError", "apply_lora", "build_tiny_model", "check_model_processor", "enable_checkpointing",
+    "freeze_vision", "load_model", "load_model_and_processor", "load_processor", "lora_target_modules", "merge_lora_checkpoint",
     "resolve_model_path", "tokenizer_corpus", "vision_modules",
 ]

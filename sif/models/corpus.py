@@ -85,14 +85,16 @@ def _question(rng: random.Random) -> tuple[str, list[str] | None, str]:
         return f"How many {color} {shape}s are there?", None, str(rng.randint(0, 9))
     if kind == 1:
         other = f"{rng.choice(SIZES)} {rng.choice(COLORS)} {rng.choice(SHAPES)}"
-        q = f"Which object is {rng.choice(['closer to', 'farther from'])} the camera, the {size} {color} {shape} or the {other}?"
+        relation = rng.choice(["closer to", "farther from"])
+        q = f"Which object is {relation} the camera, the {size} {color} {shape} or the {other}?"
         choices = [f"the {size} {color} {shape}", f"the {other}"]
         return q, choices, f"({rng.choice('AB')})"
     if kind == 2:
         q = f"What color is the {rng.choice(['nearest', 'farthest', 'leftmost', 'rightmost'])} {shape}?"
         choices = rng.sample(COLORS, 5)
         return q, choices, f"({rng.choice(CHOICE_LETTERS[:5])})"
-    q = f"Is the {size} {color} {shape} {rng.choice(['left', 'right'])} of the {rng.choice(COLORS)} {rng.choice(SHAPES)}?"
+    side = rng.choice(["left", "right"])
+    q = f"Is the {size} {color} {shape} {side} of the {rng.choice(COLORS)} {rng.choice(SHAPES)}?"
     return q, ["yes", "no"], rng.choice(["(A)", "(B)"])
 
 

@@ -10,6 +10,7 @@ both values.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,17 @@ log = logging.getLogger(__name__)
 IMAGE_TOKEN = "<|image_pad|>"
 VIDEO_TOKEN = "<|video_pad|>"
 VISION_START_TOKEN = "<|vision_start|>"
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 class ModelMismatchError(ValueError):
     """Model and processor disagree (token ids, vocabulary); the message names both values."""
+
+
+def looks_like_hub_id(path: str) -> bool:
+    """"owner/name" (letters, digits, "-", "_", "."), not a relative or absolute local path."""
+    return bool(_HUB_ID.fullmatch(path)) and not path.startswith(".")
 
 
 def resolve_model_path(model_cfg: Any, cache_dir: Path) -> str:
@@ -34,16 +41,16 @@ def resolve_model_path(model_cfg: Any, cache_dir: Path) -> str:
     if path:
         path = str(path)
         local = Path(path).expanduser()
-        if local.exists():
-            return str(local)
-        if path.startswith((".", "/", "~")) or path.count("/") != 1:
+        if local.exists():  # absolute, so adapters record a base that still loads from another folder
+            return str(local.resolve())
+        if not looks_like_hub_id(path):
             raise FileNotFoundError(f"model.path {path!r} is not an existing folder and does not look like a hub "
                                     "id (owner/name)")
         return path  # a hub id; from_pretrained resolves it (offline machines need it in the HF cache)
     if model_cfg.name == "tiny":
         from sif.models.tiny import build_tiny_model
 
-        return str(build_tiny_model(model_cfg.tiny, Path(cache_dir)))
+        return str(build_tiny_model(model_cfg.tiny, Path(cache_dir).expanduser().resolve()))
     raise ValueError(f"model {model_cfg.name!r} has no path: set model.path to a hub id or a local folder")
 
 
@@ -117,6 +124,24 @@ def freeze_vision(model: Any, freeze_tower: bool, freeze_merger: bool) -> int:
     return frozen
 
 
+def enable_checkpointing(model: Any) -> None:
+    """Non-reentrant activation checkpointing (no `enable_input_require_grads` needed with frozen embeddings).
+
+    transformers >= 5.2x calls it `activation_checkpointing_enable` and deprecates the old name; 5.17 (the GPU
+    image) has only `gradient_checkpointing_enable`.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    model.config.use_cache = False
+
+
+def is_checkpointing(model: Any) -> bool:
+    return any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
+
+
 def load_model(path: str, model_cfg: Any, training: bool = False) -> "PreTrainedModel":
     """from_pretrained with the group's dtype / attention; freezing and gradient checkpointing for training."""
     from transformers import AutoModelForImageTextToText
@@ -128,8 +153,7 @@ def load_model(path: str, model_cfg: Any, training: bool = False) -> "PreTrained
     if training:
         model.train()
         if model_cfg.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            model.config.use_cache = False
+            enable_checkpointing(model)
     else:
         model.eval()
     return model
@@ -167,6 +191,8 @@ def check_model_processor(model: Any, processor: Any) -> None:
 def load_model_and_processor(model_cfg: Any, cache_dir: Path, path: str | None = None,
                              training: bool = False) -> tuple["PreTrainedModel", "ProcessorMixin"]:
     """Model and processor of the model group (or of `path`, e.g. an SFT checkpoint), checked to agree."""
+    if path and Path(path).expanduser().is_dir():
+        path = str(Path(path).expanduser().resolve())
     path = str(path) if path else resolve_model_path(model_cfg, cache_dir)
     processor = load_processor(path, model_cfg)
     model = load_model(path, model_cfg, training=training)
@@ -178,7 +204,8 @@ def load_model_and_processor(model_cfg: Any, cache_dir: Path, path: str | None =
 from sif.models.lora import apply_lora, lora_target_modules, merge_lora_checkpoint  # noqa: E402
 
 __all__ = [
-    "ModelMismatchError", "apply_lora", "check_model_processor", "freeze_vision", "load_model",
+    "ModelMismatchError", "apply_lora", "check_model_processor", "enable_checkpointing", "freeze_vision",
+    "is_checkpointing", "load_model",
     "load_model_and_processor", "load_processor", "lora_target_modules", "merge_lora_checkpoint",
     "resolve_model_path", "set_pixel_range", "vision_modules",
 ]

@@ -72,14 +72,16 @@ def apply_lora(model: Any, lora_cfg: Any):
 
 def _base_path(adapter_dir: Path, model_cfg: Any, cache_dir: Path) -> str:
     """The adapter's recorded base if it can still be loaded, else the model group's model."""
-    from sif.models.factory import resolve_model_path
+    from sif.models.factory import looks_like_hub_id, resolve_model_path
 
     config_file = adapter_dir / "adapter_config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"{adapter_dir} has no adapter_config.json: not a peft LoRA adapter")
     recorded = json.loads(config_file.read_text(encoding="utf-8")).get("base_model_name_or_path")
-    if recorded and (Path(recorded).expanduser().is_dir() or not recorded.startswith((".", "/", "~"))):
-        return str(Path(recorded).expanduser()) if Path(recorded).expanduser().is_dir() else recorded
+    if recorded and Path(recorded).expanduser().is_dir():
+        return str(Path(recorded).expanduser())
+    if recorded and looks_like_hub_id(recorded):
+        return recorded
     if recorded:
         log.warning("adapter base %s does not exist; merging into the model group's model instead", recorded)
     return resolve_model_path(model_cfg, cache_dir)

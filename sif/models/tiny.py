@@ -58,7 +58,8 @@ CHAT_TEMPLATE = (
 
 # Qwen2's pre-tokenisation regex (identical to transformers' Qwen2Tokenizer), so the trained merges fit it.
 _PRETOKENIZE_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
 # Defaults of the saved processor; `load_processor` sets the model group's own min/max pixels on load.
@@ -101,6 +102,7 @@ def build_tiny_model(tiny_cfg: Any, cache_dir: Path, extra_corpus: list[str] | N
     if (final / "BUILD_INFO.json").is_file():
         return final
     cfg = _as_tiny_config(tiny_cfg)
+    _validate(cfg)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
@@ -123,6 +125,28 @@ def build_tiny_model(tiny_cfg: Any, cache_dir: Path, extra_corpus: list[str] | N
     return final
 
 
+def _validate(cfg: TinyModelConfig) -> None:
+    """Fail on sizes the architecture cannot take, before anything is written."""
+    problems = []
+    if cfg.vocab_size - len(QWEN_SPECIAL_TOKENS) < 256 + 16:
+        problems.append(f"vocab_size {cfg.vocab_size} < {256 + 16 + len(QWEN_SPECIAL_TOKENS)} "
+                        "(256 bytes + merges + special tokens)")
+    head_dim, rest = divmod(cfg.hidden_size, cfg.num_attention_heads)
+    if rest or head_dim % 2 or head_dim < 8:  # M-RoPE splits head_dim/2 into 3 non-empty sections
+        problems.append(f"hidden_size {cfg.hidden_size} must split into {cfg.num_attention_heads} heads of an even "
+                        "size >= 8")
+    if cfg.num_attention_heads % cfg.num_key_value_heads:
+        problems.append(f"num_attention_heads {cfg.num_attention_heads} is not a multiple of num_key_value_heads "
+                        f"{cfg.num_key_value_heads}")
+    if cfg.vision_hidden_size % cfg.vision_num_heads or (cfg.vision_hidden_size // cfg.vision_num_heads) % 4:
+        problems.append(f"vision_hidden_size {cfg.vision_hidden_size} must split into {cfg.vision_num_heads} heads "
+                        "of a size divisible by 4 (2-D rotary)")
+    if cfg.vision_depth < 1 or cfg.num_hidden_layers < 1:
+        problems.append("vision_depth and num_hidden_layers must be >= 1")
+    if problems:
+        raise ValueError("tiny model config: " + "; ".join(problems))
+
+
 def train_tokenizer(cfg: TinyModelConfig, extra_corpus: list[str] | None = None):
     """A byte-level BPE trained on the task corpus, wrapped as transformers' Qwen2Tokenizer.
 
@@ -141,9 +165,6 @@ def train_tokenizer(cfg: TinyModelConfig, extra_corpus: list[str] | None = None)
     ])
     bpe.decoder = decoders.ByteLevel()
     n_bpe = cfg.vocab_size - len(QWEN_SPECIAL_TOKENS)
-    if n_bpe < 256 + 16:
-        raise ValueError(f"tiny vocab_size {cfg.vocab_size} is too small: need at least "
-                         f"{256 + 16 + len(QWEN_SPECIAL_TOKENS)} (256 bytes + merges + special tokens)")
     trainer = trainers.BpeTrainer(vocab_size=n_bpe, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     corpus = tokenizer_corpus(cfg.tokenizer_corpus_samples, cfg.seed) + list(extra_corpus or [])
@@ -161,7 +182,8 @@ def train_tokenizer(cfg: TinyModelConfig, extra_corpus: list[str] | None = None)
     tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in QWEN_SPECIAL_TOKENS],
                          special_tokens=True)
     tokenizer.chat_template = CHAT_TEMPLATE
-    wrong = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS if tokenizer.convert_tokens_to_ids(t) != vocab[t]}
+    got = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
+    wrong = {t: i for t, i in got.items() if i != vocab[t]}
     if wrong:
         raise RuntimeError(f"special tokens got unexpected ids: {wrong}")
     return tokenizer
@@ -195,9 +217,6 @@ def _build_model(cfg: TinyModelConfig, processor):
 
     tok = processor.tokenizer
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
-    if cfg.hidden_size % cfg.num_attention_heads or cfg.num_attention_heads % cfg.num_key_value_heads:
-        raise ValueError(f"tiny model: hidden_size {cfg.hidden_size} / heads {cfg.num_attention_heads} / "
-                         f"kv heads {cfg.num_key_value_heads} do not divide")
     head_dim = cfg.hidden_size // cfg.num_attention_heads
     text_config = {
         "vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,

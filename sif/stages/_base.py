@@ -11,6 +11,7 @@ from sif.runinfo import RunContext
 
 class Stage:
     name: ClassVar[str] = ""
+    uses_torch: ClassVar[bool] = True  # the runner seeds torch (and imports it) only for these
 
     def __init__(self, cfg: DictConfig, ctx: RunContext) -> None:
         self.cfg = cfg

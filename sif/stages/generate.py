@@ -49,6 +49,9 @@ def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_
     steps = int(st.expansion_steps) if st is not None else 1
     workers = int(st.num_workers) if st is not None else 1
     write_png = bool(st.write_depth_png) if st is not None else True
+    if cfg.dataset.source != "synth" and cfg.depth.name == "ground_truth":
+        raise ValueError(f"dataset={cfg.dataset.name} has no ground-truth depth: use depth=depth_anything_v2 "
+                         "(depth.model=<hub id or local folder>)")
     if cfg.dataset.source == "synth" and cfg.depth.name != "ground_truth":
         log.info("synthetic scenes carry exact depth; depth=%s is used only for images without it", cfg.depth.name)
     cache = cache_dir or Path(str(cfg.paths.cache_dir)).expanduser().resolve()
@@ -81,6 +84,7 @@ def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_
 @STAGES.register("generate")
 class GenerateStage(Stage):
     name = "generate"
+    uses_torch = False  # depth models import (and need) torch themselves
 
     def run(self) -> dict:
         summary = generate_split(self.cfg, self.ctx.run_dir, progress=self.ctx.is_main)

@@ -1,0 +1,157 @@
+"""Reading benchmark release files: JSON / JSONL / parquet records, image paths and embedded image bytes.
+
+Every problem is a `SampleError` naming the file, record (line or index) and field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from PIL import Image, UnidentifiedImageError
+
+from sif.data.paths import PathEscapeError, resolve_under
+from sif.data.schema import SampleError
+from sif.io import write_bytes
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line or 1-based index, record) from a JSON array, a JSONL file or (with pandas) a parquet file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SampleError("benchmark file missing", str(path))
+    if path.suffix == ".parquet":
+        yield from _parquet_records(path)
+        return
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SampleError("not UTF-8 text", str(path)) from None
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SampleError(f"not valid JSON ({exc})", str(path)) from None
+        for i, rec in enumerate(data, start=1):
+            yield i, _as_dict(rec, path, i)
+        return
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SampleError(f"not valid JSON ({exc.msg})", str(path), lineno) from None
+        yield lineno, _as_dict(rec, path, lineno)
+
+
+def _as_dict(rec: Any, path: Path, line: int) -> dict:
+    if not isinstance(rec, dict):
+        raise SampleError(f"expected a JSON object, got {type(rec).__name__}", str(path), line)
+    return rec
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency of datasets
+        raise SampleError("reading parquet needs pandas (or export the split to JSONL)", str(path)) from None
+    frame = pd.read_parquet(path)
+    for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
+        yield i, {k: _plain(v) for k, v in rec.items()}
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays / scalars from pandas as Python lists / scalars."""
+    if hasattr(value, "tolist") and not isinstance(value, (bytes, str)):
+        return _plain(value.tolist())
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def need(rec: dict, name: str, kind: type | tuple[type, ...], path: str | Path, line: int) -> Any:
+    """rec[name], checked to exist and be of `kind`."""
+    if name not in rec or rec[name] is None:
+        raise SampleError("missing", str(path), line, name)
+    value = rec[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise SampleError(f"expected {want}, got {type(value).__name__}", str(path), line, name)
+    return value
+
+
+def resolve_image(root: str | Path | None, rel: str, path: str | Path, line: int, field: str = "image") -> str:
+    """An existing image file for `rel` under `root` (no escapes), as an absolute path string."""
+    if not isinstance(rel, str) or not rel:
+        raise SampleError("expected an image path", str(path), line, field)
+    try:
+        resolved = resolve_under(root, rel)
+    except PathEscapeError as exc:
+        raise SampleError(str(exc), str(path), line, field) from None
+    if not resolved.is_file():
+        raise SampleError(f"image missing: {resolved}", str(path), line, field)
+    return str(resolved)
+
+
+def depth_for(depth_root: Optional[str], image: str, image_root: Optional[str]) -> Optional[str]:
+    """The precomputed depth map of `image`: `<depth_root>/<image path relative to image_root>.npy`, else
+    `<depth_root>/<image stem>.npy`; None when there is no depth root or no such file."""
+    if not depth_root:
+        return None
+    root, img = Path(depth_root), Path(image)
+    candidates = []
+    if image_root:
+        try:
+            candidates.append(root / img.relative_to(Path(image_root).resolve()).with_suffix(".npy"))
+        except ValueError:
+            pass
+    candidates.append(root / (img.stem + ".npy"))
+    for cand in candidates:
+        if cand.is_file():
+            return str(cand)
+    return None
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SIF_CACHE_DIR", ".cache/sif")) / "benchmark-images"
+
+
+def image_bytes(value: Any, path: str | Path, line: int, field: str) -> bytes:
+    """Embedded image data: raw bytes, a base64 string, or a {"bytes": ...} dict (HF Image feature)."""
+    if isinstance(value, dict):
+        value = value.get("bytes")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        text = value.split(",", 1)[1] if value.startswith("data:") else value
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise SampleError("expected base64 image data", str(path), line, field) from None
+    raise SampleError(f"expected image bytes, got {type(value).__name__}", str(path), line, field)
+
+
+def materialize(data: bytes, cache_dir: Path, path: str | Path, line: int, field: str) -> str:
+    """Write embedded image bytes once, content-addressed, and return the file's path. The bytes are
+    decoded first so a corrupt image fails here, naming the record, not later in the backend."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            fmt = (im.format or "png").lower()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise SampleError("embedded image cannot be decoded", str(path), line, field) from None
+    ext = {"jpeg": "jpg"}.get(fmt, fmt)
+    out = cache_dir / f"{hashlib.sha256(data).hexdigest()[:32]}.{ext}"
+    if not out.is_file():
+        write_bytes(out, data)
+    return str(out.resolve())
