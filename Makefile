@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sif-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install clean bench
+.PHONY: demo test test-fast install clean bench browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) launch.py
 
-test: $(STAMP)
+# Headless Chromium for the HTML report test (tests/eval/test_report.py): installed with apt-get (as root or
+# with passwordless sudo) when missing; never fails - without a browser that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && \
+	    { if [ "$$(id -u)" = 0 ]; then S=; else S="sudo -n"; fi; \
+	      $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; } || \
+	  echo "chromium unavailable: the HTML report browser test will be skipped"
+
+test: $(STAMP) browser
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

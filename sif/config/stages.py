@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 
 @dataclass
@@ -108,7 +108,16 @@ class CompareStageConfig(StageConfig):
 
 @dataclass
 class PipelineStageConfig(StageConfig):
+    """generate -> sft -> grpo -> eval in one run folder (one sub-folder per step, each resumable).
+
+    Per-step settings go in the step's dict (merged over that stage's defaults), e.g.
+    `stage.sft={max_steps: 2000, learning_rate: 3e-4}` or `+stage.grpo.beta=0.0`."""
+
     name: str = "pipeline"
     steps: list[str] = field(default_factory=lambda: ["generate", "sft", "grpo", "eval"])
     sft_max_steps: int = 30
     grpo_max_steps: int = 10
+    generate: dict[str, Any] = field(default_factory=dict)
+    sft: dict[str, Any] = field(default_factory=dict)
+    grpo: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)
