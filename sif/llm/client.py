@@ -195,7 +195,7 @@ class LLMClient:
         key = request_key(self.base_url, params["model"], messages, params) if self.cache else None
         if key is not None and self.cache is not None:
             cached = self.cache.get(key)
-            if cached is not None:
+            if cached is not None and (accept is None or accept(cached)):
                 self.stats.add("cache_hits")
                 return cached
         self.stats.add("requests")
@@ -229,7 +229,7 @@ class LLMClient:
         assert failure is not None
         self.stats.add("failures")
         tried = f" (after {attempt + 1} attempt{'s' if attempt else ''})"
-        raise LLMError(failure.reason, self._scrub(failure.message + tried))
+        raise LLMError(failure.reason, self._scrub(failure.message) + tried)
 
     async def _attempt(self, messages: list[dict], params: dict[str, Any]) -> str:
         state = self._state()
@@ -302,7 +302,10 @@ class LLMClient:
 
         try:
             asyncio.get_running_loop()
+            in_loop = True
         except RuntimeError:
+            in_loop = False
+        if not in_loop:  # outside the except block: errors must not chain "no running event loop"
             return asyncio.run(run_all())
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sif-llm") as pool:
             return pool.submit(asyncio.run, run_all()).result()

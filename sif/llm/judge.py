@@ -48,12 +48,11 @@ def _as_score(value: Any) -> float | None:
             value = float(text)
         except ValueError:
             return None
+    if isinstance(value, int):  # may be too large for a float: clamp first
+        value = min(1, max(0, value))
     if not isinstance(value, (int, float)):
         return None
-    try:
-        x = float(value)
-    except (OverflowError, ValueError):
-        return None
+    x = float(value)
     if not math.isfinite(x):
         return None
     return min(1.0, max(0.0, x)) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -103,7 +102,7 @@ class JudgeItem:
     question: str
     reference: str
     prediction: str | None
-    image: str | None = None  # a path to the RGB image, or a ready data URL
+    image: str | Path | None = None  # a path to the RGB image, or a ready data URL
 
 
 def judge_messages(item: JudgeItem, image_url: str | None) -> list[dict]:
@@ -130,7 +129,8 @@ class Judge:
     def stats(self) -> CallStats:
         return self.client.stats
 
-    def _image_url(self, image: str, memo: dict[str, str]) -> str:
+    def _image_url(self, image: str | Path, memo: dict[str, str]) -> str:
+        image = str(image)
         if image.startswith("data:"):
             return image
         if image not in memo:  # a GRPO group shares one image: encode it once per batch

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -67,6 +68,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 512  # listen backlog: a burst of parallel connections must not be refused
     fake: "FakeOpenAIServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that gave up (timeout test) or reset a keep-alive connection: expected
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
