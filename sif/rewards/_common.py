@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 # Completions longer than this are scored on their first MAX_COMPLETION_CHARS characters. TRL's
 # max_completion_length keeps real completions far below (2048 tokens is about 10k characters); the cap
@@ -153,5 +153,3 @@ def call_metric(log_metric: Any, name: str, value: float) -> None:
         except Exception:  # noqa: BLE001
             pass
 
-
-MetricFn = Callable[[str, float], None]

@@ -1,0 +1,26 @@
+"""Curricula: schedules of reward weights over training and an easy -> hard sample order.
+
+Registered in `sif.registry.CURRICULA` by the modules of this package. `CurriculumCallback`,
+`save_state` and `restore_from_checkpoint` live in `_callback` (imports transformers) and load lazily.
+"""
+
+from typing import Any
+
+from sif.autoload import import_submodules
+from sif.curriculum.base import Curriculum
+from sif.curriculum.schedules import build_curriculum
+
+import_submodules(__name__, __path__)
+
+_LAZY = ("CurriculumCallback", "restore_from_checkpoint", "save_state", "STATE_FILENAME")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from sif.curriculum import _callback
+
+        return getattr(_callback, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Curriculum", "build_curriculum", *_LAZY]
