@@ -5,17 +5,17 @@ With no arguments it runs the demo pipeline (synthetic scenes, tiny model: gener
 
 from __future__ import annotations
 
-import os
 import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from sif.config import register_configs
+from sif.runinfo import rank
 
 register_configs()
 
-if int(os.environ.get("RANK", "0")) > 0:
+if rank() > 0:
     # Under torchrun/accelerate every rank runs this file; only rank 0 writes Hydra's snapshot and log file.
     sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
 
