@@ -1,0 +1,35 @@
+"""stage=export merges an adapter; the merged checkpoint gives base+adapter's logits and loads plainly."""
+
+import json
+
+import torch
+
+from sif.config.model import ModelConfig
+from sif.models.factory import load_model_and_processor
+from sif.models.lora import apply_lora
+from tests.conftest import run_launch
+
+
+def test_export_merges_an_adapter(tmp_path, shared_cache):
+    cfg = ModelConfig()
+    cfg.lora.enabled = True
+    model, processor = load_model_and_processor(cfg, shared_cache)
+    model = apply_lora(model, cfg.lora)
+    torch.manual_seed(0)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.05)
+    adapter = tmp_path / "adapter"
+    model.save_pretrained(adapter)
+    processor.save_pretrained(adapter)
+    run_launch(["stage=export", f"stage.checkpoint={adapter}"], cwd=tmp_path, env={"SIF_CACHE_DIR": str(shared_cache)})
+    run = next((tmp_path / "outputs").glob("export-*"))
+    merged = json.loads((run / "summary.json").read_text())["checkpoint"]
+    from transformers import AutoModelForImageTextToText
+
+    plain = AutoModelForImageTextToText.from_pretrained(merged).eval()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with torch.no_grad():
+        want = model.eval()(input_ids=ids).logits
+        got = plain(input_ids=ids).logits
+    assert torch.allclose(want, got, atol=1e-4)
