@@ -21,7 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from sif.io import write_json, write_text
 
-SECRET_KEY_PATTERN = re.compile(r"(api_?key|token|secret|password|passwd|credential)", re.IGNORECASE)
+# keys whose values are secrets: "api_key", "hf_token", "access_token", "secret", ... but not "max_tokens"
+SECRET_KEY_PATTERN = re.compile(r"(api_?key|(^|_)token$|secret|password|passwd|credential|authorization)",
+                                re.IGNORECASE)
 MASK = "***"
 VERSIONED_PACKAGES = (
     "torch", "transformers", "trl", "accelerate", "peft", "datasets", "hydra-core", "omegaconf",
