@@ -39,6 +39,9 @@ class DepthConfig:
     dtype: str = "float32"
     batch_size: int = 8
     num_workers: int = 0
+    # where resize/normalise run: pipeline (transformers' CPU preprocessing, in DataLoader workers) | gpu (decode in
+    # workers, resize/normalise/post-resize on the model's device) | auto (gpu when the device is a GPU)
+    preprocess: str = "auto"
 
 
 @dataclass

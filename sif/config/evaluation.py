@@ -22,7 +22,7 @@ class BenchmarkConfig:
 class BackendConfig(LLMClientConfig):
     name: str = "hf"  # hf | vllm | openai
     batch_size: int = 8
-    max_new_tokens: int = 256
+    max_new_tokens: int = 768  # a whole synthetic chain is ~300-480 tokens of the tiny tokenizer
     do_sample: bool = False
     temperature: float = 0.0
     top_p: float = 1.0

@@ -63,7 +63,7 @@ class GRPOStageConfig(TrainStageConfig):
     learning_rate: float = 1e-5
     lr_scheduler_type: str = "linear"
     num_generations: int = 4
-    max_completion_length: int = 256
+    max_completion_length: int = 640
     temperature: float = 1.0
     top_p: float = 1.0
     beta: float = 0.04

@@ -4,7 +4,8 @@ prompt token, so every prompt must end at the same position), greedy unless `bac
 Decoding stops at the model's EOS ids plus `<|im_end|>` (the chat turn's end); the new tokens are decoded
 with `skip_special_tokens=True` (the chain tags are ordinary text, so they survive). Sampling is seeded per
 batch from `backend.seed` and the batch's first id, so a given batching repeats exactly.
-`backend.fast=true` uses a static KV cache, which transformers compiles with torch.compile on a GPU.
+`backend.fast=true` generates through `sif.rollout.FastGenerator` (static KV cache, CUDA graphs, torch.compile;
+the same tokens as `generate`), falling back to transformers' static-cache generate for other architectures.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.generation_config = self._generation_config()
+        self.fast = None  # backend.fast: sif.rollout.FastGenerator (static cache, CUDA graphs, compile)
+        if bool(getattr(cfg, "fast", False)):
+            from sif.rollout import FastGenerator
+
+            self.fast = FastGenerator(self.model, self.processor, {"compile": True})
 
     def _generation_config(self) -> Any:
         from transformers import GenerationConfig
@@ -84,7 +90,8 @@ class HFBackend(Backend):
             if self.sampling.do_sample:
                 torch.manual_seed((self.sampling.seed * 1_000_003 + zlib.crc32(batch[0].id.encode())) % 2**63)
             with torch.inference_mode():
-                tokens = self.model.generate(**inputs, generation_config=self.generation_config)
+                generate = self.fast.generate if self.fast is not None else self.model.generate
+                tokens = generate(**inputs, generation_config=self.generation_config)
             new = tokens[:, inputs["input_ids"].shape[1]:].cpu()
             out += self.tokenizer.batch_decode(new, skip_special_tokens=True, clean_up_tokenization_spaces=False)
         return out
