@@ -50,3 +50,25 @@ def run_launch(args: list[str], cwd: Path, env: dict | None = None, timeout: flo
     if check and proc.returncode != 0:
         raise AssertionError(f"launch.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Make `pytest.mark.xdist_group` work again under `--dist loadgroup` (`make test`) with pytest >= 9.
+
+    pytest-xdist 3.8 groups tests by renaming each marked item's `_nodeid` to `<id>@<group>`, but pytest 9
+    keeps the id in `_id` (a NodeId) and ignores `_nodeid`, so marked tests were spread over both workers
+    (e.g. two multi-process CPU tests at once on two cores). This sets the suffixed id where xdist meant to.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest < 9: xdist's own hook already renamed the items
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)

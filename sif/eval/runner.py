@@ -119,6 +119,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     todo = [it for it in items if not store.done(it.id)]
     resumed, generated, errors = len(items) - len(todo), 0, 0
     owned = backend is None
+    with_depth = str(cfg.backend.get("image_inputs", "rgb+depth")) != "rgb"
     started = time.time()
     try:
         if todo:
@@ -129,7 +130,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
             bar = tqdm(total=len(todo), desc=f"eval {bench.name}", unit="item", disable=not progress)
             for start in range(0, len(todo), backend.chunk_size):
                 chunk = todo[start:start + backend.chunk_size]
-                texts = backend.generate([request_for(it) for it in chunk])
+                texts = backend.generate([request_for(it, with_depth) for it in chunk])
                 for it, text in zip(chunk, texts):
                     rec: dict[str, Any] = {"id": it.id, "completion": text,
                                            "score": dataclasses.asdict(bench.score(it, text))}
@@ -177,6 +178,9 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
                "generated": generated, "resumed": resumed, "generation_errors": results["generation"]["errors_total"],
                "results": str(run_dir / "results.json"), "results_md": str(run_dir / "results.md"),
                "report": str(report) if report else None, "table": table}
+    if info_b.get("stats") is not None:  # an API backend's call counts (retries, errors by reason, failures)
+        summary["client"] = info_b["stats"]
+        log.info("eval %s: client %s", bench.name, {k: v for k, v in info_b["stats"].items() if v})
     if summary["generation_errors"] and bool(cfg.get("strict", False)):
         raise RuntimeError(f"{summary['generation_errors']} item(s) failed to generate (see predictions.jsonl); "
                            "re-run the same command to retry them (strict=true)")

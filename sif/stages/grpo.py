@@ -107,6 +107,11 @@ class GRPOStage(Stage):
 
         cfg, st = self.cfg, self.stage_cfg
         path = init_model_path(st.init_from, cfg, self.ctx.run_dir, self.ctx.cache_dir, args.main_process_first)
+        if path is None:  # the model group's model: rank 0 builds the tiny model's cache first, the others wait
+            from sif.models.factory import resolve_model_path
+
+            with args.main_process_first(desc="grpo model"):
+                path = resolve_model_path(cfg.model, self.ctx.cache_dir)
         model, processor = load_model_and_processor(cfg.model, self.ctx.cache_dir, path=path, training=True)
         peft_config = lora_peft_config(model, cfg.model.lora) if cfg.model.lora.enabled else None
         callbacks = {

@@ -99,8 +99,10 @@ class SFTStage(Stage):
         from sif.training.samples import drop_too_long, load_checked_samples
 
         cfg, st = self.cfg, self.stage_cfg
-        with args.main_process_first(desc="sft data"):  # rank 0 generates the synthetic cache; the others wait
+        # rank 0 generates the synthetic cache and builds the tiny model's; the others wait, then find them
+        with args.main_process_first(desc="sft data"):
             path = samples_path(cfg, "train")
+            self._model_path()
         report = load_checked_samples(
             path, image_root=cfg.dataset.image_root, allow_escape=bool(cfg.dataset.allow_path_escape),
             with_depth=with_depth, require_chain=True, paper_compat=bool(cfg.reward.paper_compat),

@@ -71,6 +71,21 @@ def precision(stage: Any) -> dict[str, bool]:
     return {"bf16": bf16, "fp16": fp16}
 
 
+def device_kwargs() -> dict[str, Any]:
+    """CPU-only multi-process runs (torchrun / accelerate launch --cpu without CUDA): DDP over gloo.
+
+    Without `use_cpu`, TrainingArguments under torchrun on a CPU-only machine initializes the process group
+    but keeps `DistributedType.NO` (world_size 1, no DDP): every rank would train its own copy, TRL would
+    size the generation batch for one process, and nothing would be gathered. `use_cpu=True` makes
+    accelerate set up MULTI_CPU with the gloo backend. Single-process and CUDA runs are left as they were.
+    """
+    from sif.runinfo import world_size
+
+    if world_size() > 1 and not cuda_available():
+        return {"use_cpu": True, "ddp_backend": "gloo"}
+    return {}
+
+
 def checkpointing_kwargs(enabled: bool) -> dict[str, Any]:
     """Activation checkpointing on or off (TRL defaults it on), non-reentrant. transformers 5.2x renamed
     `gradient_checkpointing*` to `activation_checkpointing*` (the old names warn); 5.17 knows only the old ones."""
@@ -114,6 +129,7 @@ def training_kwargs(stage: Any, cfg: DictConfig, run_dir: Path) -> dict[str, Any
         "remove_unused_columns": False,  # the lazy image transform needs its raw columns
         **checkpointing_kwargs(checkpointing),
         **precision(stage),
+        **device_kwargs(),
     }
 
 

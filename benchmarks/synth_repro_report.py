@@ -1,0 +1,120 @@
+"""Turn a synth_repro output folder (benchmarks/synth_repro.sh) into the results table and curves.
+
+    python benchmarks/synth_repro_report.py outputs/repro --md docs/RESULTS_table.md --figs docs/figures
+
+Arms: every eval run found (sft_arm/eval = SFT only, grpo_arm_eval = GRPO-SIF, and any others), plus two
+reference rows computed on the same held-out questions: chance (uniform over a question's options, or over
+the answers its category takes in training for open questions) and the majority answer of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+CATEGORIES = ["relative_depth", "left_right", "counting", "attribute"]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def baselines(train: list[dict], held_out: list[dict]) -> dict[str, dict]:
+    from sif.answers import answers_match
+
+    majority = Counter(s["answer"] for s in train).most_common(1)[0][0]
+    answers_by_cat = defaultdict(set)
+    for s in train:
+        answers_by_cat[s.get("category")].add(s["answer"])
+    rows: dict[str, dict] = {"chance": defaultdict(list), "majority answer": defaultdict(list)}
+    for s in held_out:
+        cat = s.get("category")
+        chance = 1 / len(s["choices"]) if s.get("choices") else 1 / max(1, len(answers_by_cat[cat]))
+        hit = float(answers_match(majority, s["answer"], s.get("choices")))
+        for name, value in (("chance", chance), ("majority answer", hit)):
+            rows[name][cat].append(value)
+            rows[name]["overall"].append(value)
+    return {name: {k: sum(v) / len(v) for k, v in cats.items()} for name, cats in rows.items()}
+
+
+def arm_row(results: dict) -> dict:
+    agg = results.get("aggregate", results)
+    row = {"overall": agg.get("overall")}
+    row.update(agg.get("per_category", {}))
+    for key in ("acc_at_iou", "mean_iou", "depth_consistency", "format_rate"):
+        row[key] = agg.get(key)
+    return row
+
+
+def fmt(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f}" if isinstance(v, float) else str(v)
+
+
+def table(rows: dict[str, dict]) -> str:
+    cols = ["overall", *CATEGORIES, "acc_at_iou", "mean_iou", "depth_consistency", "format_rate"]
+    head = ["arm", "overall", "rel. depth", "left/right", "counting", "attribute", "Acc@0.5", "mean IoU",
+            "depth cons.", "format"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, row in rows.items():
+        cells = [fmt(row.get(c)) if c != "mean_iou" else ("–" if row.get(c) is None else f"{row[c]:.3f}")
+                 for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n(accuracies, Acc@0.5, depth consistency and format rate in %; mean IoU in [0, 1])\n"
+
+
+def curves(metrics: Path, out: Path, title: str, keys: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [r for r in read_jsonl(metrics) if "step" in r or "global_step" in r]
+    present = [k for k in keys if any(k in r for r in recs)]
+    if not present:
+        return
+    fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present), 2.8), dpi=110)
+    axes = [axes] if len(present) == 1 else list(axes)
+    for ax, key in zip(axes, present):
+        pts = [(r.get("step", r.get("global_step")), r[key]) for r in recs if isinstance(r.get(key), (int, float))]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.2)
+        ax.set_title(key, fontsize=8)
+        ax.set_xlabel("step", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--md", type=Path, default=None)
+    ap.add_argument("--figs", type=Path, default=None)
+    args = ap.parse_args()
+    root = args.root
+    gen = root / "sft_arm" / "generate"
+    rows = baselines(read_jsonl(gen / "train" / "samples.jsonl"), read_jsonl(gen / "eval" / "samples.jsonl"))
+    arms = {"SFT only": root / "sft_arm" / "eval", "SFT + GRPO-SIF": root / "grpo_arm_eval"}
+    for name, folder in arms.items():
+        if (folder / "results.json").exists():
+            rows[name] = arm_row(json.loads((folder / "results.json").read_text()))
+    text = table(rows)
+    print(text)
+    if args.md:
+        args.md.write_text(text)
+    if args.figs:
+        sft_metrics = root / "sft_arm" / "sft" / "metrics.jsonl"
+        if sft_metrics.exists():
+            curves(sft_metrics, args.figs / "repro_sft_curves.png", "SFT", ["loss", "eval_loss", "mean_token_accuracy"])
+        grpo_metrics = root / "grpo_arm" / "metrics.jsonl"
+        if grpo_metrics.exists():
+            curves(grpo_metrics, args.figs / "repro_grpo_curves.png", "GRPO-SIF",
+                   ["reward", "rewards/format/mean", "rewards/answer_progress/mean", "rewards/box_iou_progress/mean",
+                    "rewards/depth_consistency/mean", "kl", "completions/mean_length"])
+
+
+if __name__ == "__main__":
+    main()
