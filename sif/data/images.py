@@ -15,8 +15,14 @@ class ImageProblem(ValueError):
 
 
 def open_rgb(path: str | Path, max_pixels: int = 50_000_000) -> Image.Image:
-    """Load an image fully as RGB. Palette, CMYK, 16-bit, greyscale and alpha images are converted (a
-    documented, lossless-for-our-purpose normalisation); anything that cannot be decoded is refused."""
+    """Load an image fully as RGB; anything that cannot be decoded is refused (ImageProblem).
+
+    Conversions (documented in docs/RELIABILITY.md): palette (P), CMYK, YCbCr, greyscale (L, 1) and alpha
+    (RGBA, LA, PA; the alpha is dropped, not composited) go through Pillow's `convert("RGB")`; 16-bit and
+    32-bit integer greyscale (I;16*, I) keep their top 8 bits (v / 256); 32-bit float greyscale (F) is taken
+    as 0..1 intensity when its values lie in [0, 1] (x 255) and as 0..255 otherwise, clipped. Only the first
+    frame of a multi-frame file is read. Images over `max_pixels` (dataset.max_pixels) are refused from
+    their header, before any pixel is decoded."""
     path = Path(path)
     if not path.is_file():
         raise ImageProblem("image missing", path)
@@ -31,6 +37,12 @@ def open_rgb(path: str | Path, max_pixels: int = 50_000_000) -> Image.Image:
                 im.load()
                 if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                     im = im.point(lambda v: v * (1 / 256)).convert("L")
+                elif im.mode == "F":
+                    import numpy as np
+
+                    arr = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+                    scale = 255.0 if arr.size and 0.0 <= float(arr.min()) and float(arr.max()) <= 1.0 else 1.0
+                    im = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
                 return im.convert("RGB")
     except ImageProblem:
         raise

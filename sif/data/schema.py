@@ -138,7 +138,7 @@ def read_samples(path: str | Path, strict: bool, skipped: SkipCounter | None = N
             try:
                 try:
                     rec = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
                     raise SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno) from None
                 sample = Sample.from_dict(rec, str(path), lineno)
                 if sample.id in seen:

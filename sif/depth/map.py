@@ -50,16 +50,24 @@ class DepthMap:
         self._integral = integral
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "DepthMap":
-        """Read a depth .npy (float16 as we write it; any real dtype is accepted), never unpickling."""
+    def load(cls, path: str | os.PathLike, image_size: Optional[tuple[int, int]] = None) -> "DepthMap":
+        """Read a depth .npy (float16 as we write it; any real dtype is accepted), never unpickling.
+
+        `image_size` (width, height): the map must fit that image by the rule of `check_depth_size`.
+        Every problem (unreadable, truncated, pickled, NaN/inf, wrong shape) is a ValueError naming the file."""
         try:
             arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:  # object arrays need pickle: refuse, naming the file
+        except ValueError as exc:  # object arrays need pickle, truncated data: refuse, naming the file
             raise ValueError(f"{path}: not a plain numeric .npy depth map ({exc})") from None
+        except EOFError as exc:  # an empty file (a missing one stays FileNotFoundError)
+            raise ValueError(f"{path}: unreadable .npy depth map ({exc.__class__.__name__}: {exc})") from None
         try:
-            return cls(arr)
+            dmap = cls(arr)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
+        if image_size is not None:
+            check_depth_size((dmap.height, dmap.width), image_size, path)
+        return dmap
 
     @property
     def height(self) -> int:
@@ -118,6 +126,50 @@ class DepthMap:
 
     def __repr__(self) -> str:
         return f"DepthMap({self.width}x{self.height})"
+
+
+# The size rule. Boxes are normalised per axis, so a box mean reads the same region of the scene at any map
+# resolution: a map with the image's aspect ratio is used as it is (a map computed at another resolution,
+# e.g. a depth model's output before resizing, is read as if resized to the image). A map whose aspect ratio
+# differs by more than DEPTH_ASPECT_TOLERANCE (relative) is refused: it belongs to another image, or is
+# transposed or cropped.
+DEPTH_ASPECT_TOLERANCE = 0.02
+
+
+class DepthSizeError(ValueError):
+    """A depth map that does not fit its image (see `check_depth_size`)."""
+
+
+def check_depth_size(depth_hw: Sequence[int], image_wh: Sequence[int], path: str | os.PathLike | None = None) -> str:
+    """"exact" (same size) or "scaled" (same aspect ratio within DEPTH_ASPECT_TOLERANCE; used as it is); any
+    other map raises DepthSizeError naming both sizes (and the file)."""
+    dh, dw = (int(v) for v in depth_hw)
+    iw, ih = (int(v) for v in image_wh)
+    if min(dh, dw, iw, ih) <= 0:
+        raise DepthSizeError(f"{path or 'depth map'}: empty size (depth {dw}x{dh}, image {iw}x{ih})")
+    if (dh, dw) == (ih, iw):
+        return "exact"
+    ratio_d, ratio_i = dw / dh, iw / ih
+    if abs(ratio_d - ratio_i) <= DEPTH_ASPECT_TOLERANCE * ratio_i:
+        return "scaled"
+    where = f"{path}: " if path is not None else ""
+    raise DepthSizeError(f"{where}depth map is {dw}x{dh} (WxH) but the image is {iw}x{ih}: a different aspect "
+                         f"ratio ({ratio_d:.3f} vs {ratio_i:.3f}), so the map does not belong to this image")
+
+
+def read_depth_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The shape in a .npy header, without reading the data (never unpickling); ValueError if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            fmt = np.lib.format
+            version = fmt.read_magic(fh)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _order, dtype = read(fh)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path}: unreadable .npy header ({exc.__class__.__name__})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path}: object arrays need pickle; refused")
+    return tuple(int(v) for v in shape)
 
 
 @lru_cache(maxsize=256)

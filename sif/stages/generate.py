@@ -41,6 +41,40 @@ def _items(cfg: DictConfig, done: set[str], limit: int | None, report: GenerateR
     return skip_done(capped(), done, report), cap
 
 
+RETRIED_REJECTIONS = frozenset({"api_error"})  # the API failed, not the reply: the next run asks again
+
+
+def _last_rejections(out_dir: Path) -> dict[str, str]:
+    """id -> reason of each id's last line in rejects.jsonl."""
+    from sif.io import read_jsonl
+
+    path = out_dir / "rejects.jsonl"
+    return {str(r["id"]): str(r.get("reason")) for r in read_jsonl(path) if "id" in r} if path.exists() else {}
+
+
+def _finished_ids(writer: SampleWriter, out_dir: Path) -> set[str]:
+    """Ids a resumed run skips: written samples and rejections that are final (not an API failure)."""
+    final = {i for i, reason in _last_rejections(out_dir).items() if reason not in RETRIED_REJECTIONS}
+    return set(writer.samples.done_ids) | final
+
+
+def _count_whole_folder(report: GenerateReport, out_dir: Path) -> None:
+    """Chain lengths and rejections of every record in the folder (earlier, killed sessions included; an id
+    rejected for an API failure and written by a later run counts as written)."""
+    from collections import Counter
+
+    from sif.chain import parse_chain
+    from sif.io import read_jsonl
+
+    lengths: Counter = Counter()
+    written: set[str] = set()
+    for rec in read_jsonl(out_dir / "samples.jsonl"):
+        lengths[len(parse_chain(rec.get("chain") or "").areas)] += 1
+        written.add(str(rec.get("id")))
+    rejected: Counter = Counter(r for i, r in _last_rejections(out_dir).items() if i not in written)
+    report.chain_lengths, report.rejected = lengths, rejected
+
+
 def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_dir: Path | None = None) -> dict:
     """Generate (or resume) one split into `out_dir`; returns the summary."""
     st = cfg.stage if "distractor_prob" in cfg.stage else None
@@ -60,7 +94,7 @@ def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_
     writer = SampleWriter(out_dir, write_depth_png=write_png)
     report = GenerateReport()
     try:
-        items, total = _items(cfg, writer.done_ids, limit, report, workers)
+        items, total = _items(cfg, _finished_ids(writer, out_dir), limit, report, workers)
         bar = tqdm(total=total, desc=f"generate {cfg.dataset.name}/{cfg.dataset.split}", disable=not progress,
                    unit="sample")
         run_generation(items, writer, teacher, depth_provider, seed=int(cfg.seed), source_name=str(cfg.dataset.source),
@@ -70,6 +104,7 @@ def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_
         bar.close()
     finally:
         writer.close()
+    _count_whole_folder(report, out_dir)  # a resumed run reports the whole folder, not only this session
     summary = report.to_dict()
     summary["samples"] = len(writer.samples.done_ids)
     summary["samples_path"] = str(out_dir / "samples.jsonl")
@@ -91,4 +126,7 @@ class GenerateStage(Stage):
         log.info("generate: %d samples written (%d resumed), %d rejected, %d skipped -> %s",
                  summary["written"], summary["resumed"], summary["rejected_total"], summary["skipped_total"],
                  summary["samples_path"])
+        client = (summary.get("teacher") or {}).get("client")
+        if client:  # the teacher API's counts: retries, failed attempts by reason, calls that failed for good
+            log.info("generate: teacher client %s", {k: v for k, v in client.items() if v})
         return summary

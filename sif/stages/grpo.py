@@ -75,6 +75,11 @@ class GRPOStage(Stage):
         summary.update(samples_path=str(data.samples_path), resumed_from=resume, restored=restored,
                        rollout=plan.name, curriculum=curriculum.state_dict(), **data.report.to_summary())
         summary["completion_snapshots"] = [str(p) for p in callbacks["snapshots"].written]
+        judge = getattr(suite, "judge", None)
+        if judge is not None:  # every judge call, retry and fallback, by reason, in the run summary
+            summary["judge"] = judge.stats.to_dict()
+        if suite is not None:
+            summary["reward_counters"] = dict(getattr(suite, "counters", {}) or {})
         return summary
 
     # ---- rewards -----------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import logging
 import re
 from pathlib import Path
@@ -13,6 +15,16 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "trainer_state.json"  # the Trainer writes it into every checkpoint; a folder without it is partial
 
 
+def _state_is_whole(path: Path) -> bool:
+    """The Trainer writes trainer_state.json in place (not atomically): a process killed mid-write leaves a
+    cut file, and a checkpoint whose state does not parse is skipped rather than resumed into a crash."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def checkpoints(folder: str | Path) -> list[Path]:
     """Complete `checkpoint-N` folders under `folder`, oldest (lowest N) first."""
     folder = Path(folder)
@@ -21,7 +33,7 @@ def checkpoints(folder: str | Path) -> list[Path]:
     found = []
     for child in folder.iterdir():
         m = _CHECKPOINT.match(child.name)
-        if m and child.is_dir() and (child / STATE_FILE).is_file():
+        if m and child.is_dir() and _state_is_whole(child / STATE_FILE):
             found.append((int(m.group(1)), child))
     return [p for _, p in sorted(found)]
 

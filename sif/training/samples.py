@@ -109,7 +109,7 @@ def _read_records(path: Path, report: SampleReport) -> list[Sample]:
             try:
                 try:
                     rec = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                     raise SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno) from None
                 sample = Sample.from_dict(rec, str(path), lineno)
             except SampleError as err:
@@ -150,6 +150,13 @@ def _check_files(sample: Sample, root: Path, allow_escape: bool, with_depth: boo
         pictures = load_pictures(image, depth, with_depth, max_pixels)
     except ImageProblem as exc:
         return Rejection(sample.id, _classify(exc), str(exc))
+    if depth is not None and depth.suffix == ".npy" and depth.exists():
+        from sif.depth.map import DepthSizeError, check_depth_size, read_depth_shape
+
+        try:  # a depth map of another image would teach (and reward) the wrong depths
+            check_depth_size(read_depth_shape(depth)[:2], pictures[0].size, depth)
+        except (DepthSizeError, ValueError) as exc:
+            return Rejection(sample.id, "depth_mismatch", str(exc))
     return CheckedSample(sample, image, depth, tuple(p.size for p in pictures))
 
 

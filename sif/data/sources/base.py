@@ -29,6 +29,8 @@ class SourceItem:
     num_objects: Optional[int] = None
     facts: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # source fields kept in the sample
+    source_file: Optional[str] = None  # where the record came from (file, line or array index), for errors
+    source_line: Optional[int] = None
 
 
 def load_json_records(path: str | Path) -> Iterator[tuple[int, Any]]:
@@ -40,8 +42,10 @@ def load_json_records(path: str | Path) -> Iterator[tuple[int, Any]]:
     if head.startswith(b"["):
         try:
             data = json.loads(path.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise SampleError(f"not valid JSON ({exc.__class__.__name__}: {exc})", str(path)) from None
+        if not isinstance(data, list):
+            raise SampleError(f"expected a JSON array of records, got {type(data).__name__}", str(path))
         for i, rec in enumerate(data):
             yield i + 1, rec
         return
@@ -51,13 +55,22 @@ def load_json_records(path: str | Path) -> Iterator[tuple[int, Any]]:
                 continue
             try:
                 yield lineno, json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
                 yield lineno, SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno)
 
 
 def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: SkipCounter) -> Iterator[SourceItem]:
-    """Apply the strict/skip rule to a stream where bad records appear as SampleErrors."""
+    """Apply the strict/skip rule to a stream where bad records appear as SampleErrors. A repeated id is bad
+    input too (the first record with the id is kept): it would otherwise give two samples one id."""
+    first: dict[str, str] = {}
     for item in items:
+        if isinstance(item, SourceItem):
+            where = ":".join(str(p) for p in (item.source_file, item.source_line) if p is not None)
+            if item.id in first:
+                item = SampleError(f"duplicate id (first at {first[item.id] or 'an earlier record'})",
+                                   item.source_file, item.source_line, "id", item.id)
+            else:
+                first[item.id] = where
         if isinstance(item, SampleError):
             if strict:
                 raise item

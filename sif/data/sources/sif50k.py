@@ -54,4 +54,5 @@ def sif50k_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
         sid = str(rec.get("id") or f"sif50k-{line}")
         yield SourceItem(id=sid, question=rec["problem"], answer=rec["response"], answer_text=rec["response"],
                          gt_boxes=[tuple(float(v) for v in b) for b in boxes], image=img_path,
-                         category=rec.get("dataset"), extra={"imported_chain": chain})
+                         category=rec.get("dataset"), extra={"imported_chain": chain},
+                         source_file=str(path), source_line=line)

@@ -57,4 +57,5 @@ def tallyqa_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
             answer = str(rec["answer"]).strip()
             sid = str(rec.get("id") or rec.get("question_id") or f"tallyqa-{line}")
             yield SourceItem(id=sid, question=rec["question"], answer=answer, answer_text=answer,
-                             gt_boxes=boxes, image=img_path, category="counting", num_objects=len(boxes))
+                             gt_boxes=boxes, image=img_path, category="counting", num_objects=len(boxes),
+                             source_file=str(path), source_line=line)

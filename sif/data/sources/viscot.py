@@ -55,7 +55,7 @@ def viscot_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
             question = conv[0]["value"].replace("<image>\n", "").replace("<image>", "").replace(SUFFIX, "").strip()
             boxes_raw = parse_box_text(conv[1]["value"])
             answer = str(conv[3]["value"]).strip()
-        except (KeyError, IndexError, TypeError, AttributeError, json.JSONDecodeError):
+        except (KeyError, IndexError, TypeError, AttributeError, json.JSONDecodeError, RecursionError):
             yield field_error(rec, path, line, "conversations", "expected [question, box, prompt, answer] turns")
             continue
         image_field = rec.get("image")
@@ -80,5 +80,6 @@ def viscot_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
             continue
         sid = str(rec.get("question_id") or rec.get("id") or f"viscot-{line}")
         yield SourceItem(id=sid, question=question, answer=answer, answer_text=answer, gt_boxes=boxes,
-                         image=img_path, category=rec.get("dataset"), extra={"viscot_dataset": rec.get("dataset")})
+                         image=img_path, category=rec.get("dataset"), extra={"viscot_dataset": rec.get("dataset")},
+                         source_file=str(path), source_line=line)
 

@@ -37,7 +37,7 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict]]:
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise SampleError(f"not valid JSON ({exc})", str(path)) from None
         for i, rec in enumerate(data, start=1):
             yield i, _as_dict(rec, path, i)
@@ -49,6 +49,8 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict]]:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SampleError(f"not valid JSON ({exc.msg})", str(path), lineno) from None
+        except RecursionError:
+            raise SampleError("not valid JSON (nested too deeply)", str(path), lineno) from None
         yield lineno, _as_dict(rec, path, lineno)
 
 
