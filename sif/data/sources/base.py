@@ -59,6 +59,17 @@ def load_json_records(path: str | Path) -> Iterator[tuple[int, Any]]:
                 yield lineno, SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno)
 
 
+def object_records(path: str | Path) -> Iterator[tuple[int, dict] | SampleError]:
+    """`load_json_records`, with every record that is not a JSON object turned into a SampleError."""
+    for line, rec in load_json_records(path):
+        if isinstance(rec, SampleError):
+            yield rec
+        elif not isinstance(rec, dict):
+            yield SampleError("expected a JSON object", str(path), line)
+        else:
+            yield line, rec
+
+
 def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: SkipCounter) -> Iterator[SourceItem]:
     """Apply the strict/skip rule to a stream where bad records appear as SampleErrors. A repeated id is bad
     input too (the first record with the id is kept): it would otherwise give two samples one id."""

@@ -13,20 +13,18 @@ from sif.chain import parse_chain
 from sif.data.images import ImageProblem, image_size
 from sif.data.paths import PathEscapeError, resolve_under
 from sif.data.schema import SampleError, box_problem
-from sif.data.sources.base import SourceItem, field_error, load_json_records
+from sif.data.sources.base import SourceItem, field_error, object_records
 from sif.registry import SOURCES
 
 
 @SOURCES.register("sif50k")
 def sif50k_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
     path = Path(cfg.dataset.path)
-    for line, rec in load_json_records(path):
-        if isinstance(rec, SampleError):
-            yield rec
+    for entry in object_records(path):
+        if isinstance(entry, SampleError):
+            yield entry
             continue
-        if not isinstance(rec, dict):
-            yield SampleError("expected a JSON object", str(path), line)
-            continue
+        line, rec = entry
         bad = next((n for n in ("image", "problem", "response") if not isinstance(rec.get(n), str)), None)
         if bad:
             yield field_error(rec, path, line, bad, "expected a string")

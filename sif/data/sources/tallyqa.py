@@ -8,7 +8,7 @@ from typing import Iterator
 from sif.data.images import ImageProblem, image_size
 from sif.data.paths import PathEscapeError, resolve_under
 from sif.data.schema import SampleError, box_problem
-from sif.data.sources.base import SourceItem, field_error, load_json_records
+from sif.data.sources.base import SourceItem, field_error, object_records
 from sif.geometry import pixel_to_norm
 from sif.registry import SOURCES
 
@@ -16,13 +16,11 @@ from sif.registry import SOURCES
 @SOURCES.register("tallyqa")
 def tallyqa_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
     path = Path(cfg.dataset.path)
-    for line, rec in load_json_records(path):
-        if isinstance(rec, SampleError):
-            yield rec
+    for entry in object_records(path):
+        if isinstance(entry, SampleError):
+            yield entry
             continue
-        if not isinstance(rec, dict):
-            yield SampleError("expected a JSON object", str(path), line)
-            continue
+        line, rec = entry
         for name in ("question", "image"):
             if not isinstance(rec.get(name), str):
                 yield field_error(rec, path, line, name, "expected a string")

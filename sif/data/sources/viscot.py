@@ -15,7 +15,7 @@ from typing import Iterator
 from sif.data.images import ImageProblem, image_size
 from sif.data.paths import PathEscapeError, resolve_under
 from sif.data.schema import SampleError, box_problem
-from sif.data.sources.base import SourceItem, field_error, load_json_records
+from sif.data.sources.base import SourceItem, field_error, object_records
 from sif.geometry import viscot_square_to_axis
 from sif.registry import SOURCES
 
@@ -41,13 +41,11 @@ def resolve_image(root, rel: str, allow_escape: bool) -> Path:
 @SOURCES.register("viscot")
 def viscot_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
     path = Path(cfg.dataset.path)
-    for line, rec in load_json_records(path):
-        if isinstance(rec, SampleError):
-            yield rec
+    for entry in object_records(path):
+        if isinstance(entry, SampleError):
+            yield entry
             continue
-        if not isinstance(rec, dict):
-            yield SampleError("expected a JSON object", str(path), line)
-            continue
+        line, rec = entry
         if rec.get("dataset") in TEXT_SUBSETS:
             continue
         try:
