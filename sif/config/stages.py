@@ -19,6 +19,8 @@ class GenerateStageConfig(StageConfig):
     distractor_prob: float = 0.5  # reverse expansion: chance of a distractor-and-correction step
     expansion_steps: int = 2  # intermediate expanded frames between the full image and the target
     num_workers: int = 1  # processes for scene rendering
+    batch_size: Optional[int] = None  # items per depth + teacher batch (every batch is on disk before the
+    # next starts); None: depth.batch_size for the template teacher, 32 for API teachers
     write_depth_png: bool = True
     histogram: bool = True
 

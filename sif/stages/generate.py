@@ -83,6 +83,8 @@ def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_
     steps = int(st.expansion_steps) if st is not None else 1
     workers = int(st.num_workers) if st is not None else 1
     write_png = bool(st.write_depth_png) if st is not None else True
+    batch = st.batch_size if st is not None and st.batch_size else (
+        int(cfg.depth.batch_size) if cfg.teacher.name == "template" else 32)
     if cfg.dataset.source != "synth" and cfg.depth.name == "ground_truth":
         raise ValueError(f"dataset={cfg.dataset.name} has no ground-truth depth: use depth=depth_anything_v2 "
                          "(depth.model=<hub id or local folder>)")
@@ -99,7 +101,7 @@ def generate_split(cfg: DictConfig, out_dir: Path, progress: bool = True, cache_
                    unit="sample")
         run_generation(items, writer, teacher, depth_provider, seed=int(cfg.seed), source_name=str(cfg.dataset.source),
                        expansion_steps=steps, distractor_prob=distractor, strict=bool(cfg.strict),
-                       batch_size=int(cfg.depth.batch_size) if cfg.teacher.name == "template" else 32,
+                       batch_size=batch,
                        report=report, progress=bar)
         bar.close()
     finally:

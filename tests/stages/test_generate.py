@@ -87,10 +87,10 @@ def test_openai_teacher_survives_faults_and_kill_resume(tmp_path):
         # kill a second run midway (SIGKILL), then re-run the same command: same final JSONL
         killed = tmp_path / "killed"
         killed.mkdir()
-        server.delay_s = 0.05
+        server.delay_s = 0.3  # 6 batches of 4 (stage.batch_size) take >= 1.8 s: a kill lands mid-run
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), *_teacher_args(server.base_url, n),
-                                 "depth.batch_size=4"], cwd=killed, env=env, stdout=subprocess.DEVNULL,
+                                 "stage.batch_size=4"], cwd=killed, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         samples = None
         deadline = time.time() + 120
@@ -106,5 +106,5 @@ def test_openai_teacher_survives_faults_and_kill_resume(tmp_path):
         partial = len(samples.read_text().splitlines())
         assert 0 < partial < n
         server.delay_s = 0.0
-        run_launch(_teacher_args(server.base_url, n) + ["depth.batch_size=4"], cwd=killed)
+        run_launch(_teacher_args(server.base_url, n) + ["stage.batch_size=4"], cwd=killed)
         assert samples.read_bytes() == reference
