@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sif.eval.report.markdown import fmt
+from sif.io import atomic_path
 
 log = logging.getLogger("sif.eval")
 METRICS = ("format_rate", "answer_missing", "acc_at_iou", "mean_iou", "depth_consistency")
@@ -131,7 +132,8 @@ def chart(runs: Sequence[EvalRun], path: Path, metric: str = "accuracy") -> Path
     ax.set_title(f"{metric} per run")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:  # like every other artifact: never a half-written PNG
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path
 
