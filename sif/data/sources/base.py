@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -68,6 +68,39 @@ def object_records(path: str | Path) -> Iterator[tuple[int, dict] | SampleError]
             yield SampleError("expected a JSON object", str(path), line)
         else:
             yield line, rec
+
+
+def import_records(cfg, convert: Callable[[Any, Path, int, dict], "SourceItem | None"]
+                   ) -> Iterator[SourceItem | SampleError]:
+    """The importers' one loop: each JSON-object record of `cfg.dataset.path` goes through `convert`, which
+    returns a SourceItem, None (a record the source skips on purpose), or raises the SampleError naming
+    the field; bad records are yielded as SampleErrors for `guarded` to apply the strict/skip rule."""
+    path = Path(cfg.dataset.path)
+    for entry in object_records(path):
+        if isinstance(entry, SampleError):
+            yield entry
+            continue
+        line, rec = entry
+        try:
+            item = convert(cfg, path, line, rec)
+        except SampleError as err:
+            yield err
+            continue
+        if item is not None:
+            yield item
+
+
+def locate_image(cfg, rel: str, rec: dict, path: Path, line: int,
+                 resolve: Callable[..., Path] | None = None) -> tuple[Path, tuple[int, int]]:
+    """The record's image resolved under dataset.image_root and opened (size); else the `image` field error."""
+    from sif.data.images import ImageProblem, image_size
+    from sif.data.paths import PathEscapeError, resolve_under
+
+    try:
+        img_path = (resolve or resolve_under)(cfg.dataset.image_root, rel, cfg.dataset.allow_path_escape)
+        return img_path, image_size(img_path, cfg.dataset.max_pixels)
+    except (ImageProblem, PathEscapeError) as exc:
+        raise field_error(rec, path, line, "image", str(exc)) from None
 
 
 def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: SkipCounter) -> Iterator[SourceItem]:

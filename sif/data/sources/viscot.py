@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from sif.data.images import ImageProblem, image_size
-from sif.data.paths import PathEscapeError, resolve_under
+from sif.data.paths import resolve_under
 from sif.data.schema import SampleError, box_problem
-from sif.data.sources.base import SourceItem, field_error, object_records
+from sif.data.sources.base import SourceItem, field_error, import_records, locate_image
 from sif.geometry import viscot_square_to_axis
 from sif.registry import SOURCES
 
@@ -38,46 +37,35 @@ def resolve_image(root, rel: str, allow_escape: bool) -> Path:
     return path
 
 
+def viscot_item(cfg, path: Path, line: int, rec: dict) -> SourceItem | None:
+    if rec.get("dataset") in TEXT_SUBSETS:
+        return None
+    try:
+        conv = rec["conversations"]
+        question = conv[0]["value"].replace("<image>\n", "").replace("<image>", "").replace(SUFFIX, "").strip()
+        boxes_raw = parse_box_text(conv[1]["value"])
+        answer = str(conv[3]["value"]).strip()
+    except (KeyError, IndexError, TypeError, AttributeError, json.JSONDecodeError, RecursionError):
+        raise field_error(rec, path, line, "conversations", "expected [question, box, prompt, answer] turns") from None
+    image_field = rec.get("image")
+    rel = image_field[0] if isinstance(image_field, list) and image_field else image_field
+    if not isinstance(rel, str):
+        raise field_error(rec, path, line, "image", "expected a path")
+    img_path, (width, height) = locate_image(cfg, rel, rec, path, line, resolve=resolve_image)
+    boxes = []
+    for b in boxes_raw:
+        problem = box_problem(b)
+        if problem:
+            raise field_error(rec, path, line, "conversations[1]", f"bad box: {problem}")
+        boxes.append(viscot_square_to_axis(tuple(float(v) for v in b), width, height))
+    if not boxes:
+        raise field_error(rec, path, line, "conversations[1]", "bad box: none given")
+    sid = str(rec.get("question_id") or rec.get("id") or f"viscot-{line}")
+    return SourceItem(id=sid, question=question, answer=answer, answer_text=answer, gt_boxes=boxes,
+                      image=img_path, category=rec.get("dataset"), extra={"viscot_dataset": rec.get("dataset")},
+                      source_file=str(path), source_line=line)
+
+
 @SOURCES.register("viscot")
 def viscot_items(cfg, strict: bool) -> Iterator[SourceItem | SampleError]:
-    path = Path(cfg.dataset.path)
-    for entry in object_records(path):
-        if isinstance(entry, SampleError):
-            yield entry
-            continue
-        line, rec = entry
-        if rec.get("dataset") in TEXT_SUBSETS:
-            continue
-        try:
-            conv = rec["conversations"]
-            question = conv[0]["value"].replace("<image>\n", "").replace("<image>", "").replace(SUFFIX, "").strip()
-            boxes_raw = parse_box_text(conv[1]["value"])
-            answer = str(conv[3]["value"]).strip()
-        except (KeyError, IndexError, TypeError, AttributeError, json.JSONDecodeError, RecursionError):
-            yield field_error(rec, path, line, "conversations", "expected [question, box, prompt, answer] turns")
-            continue
-        image_field = rec.get("image")
-        rel = image_field[0] if isinstance(image_field, list) and image_field else image_field
-        if not isinstance(rel, str):
-            yield field_error(rec, path, line, "image", "expected a path")
-            continue
-        try:
-            img_path = resolve_image(cfg.dataset.image_root, rel, cfg.dataset.allow_path_escape)
-            width, height = image_size(img_path, cfg.dataset.max_pixels)
-        except (ImageProblem, PathEscapeError) as exc:
-            yield field_error(rec, path, line, "image", str(exc))
-            continue
-        boxes, problem = [], None
-        for b in boxes_raw:
-            problem = box_problem(b)
-            if problem:
-                break
-            boxes.append(viscot_square_to_axis(tuple(float(v) for v in b), width, height))
-        if problem or not boxes:
-            yield field_error(rec, path, line, "conversations[1]", f"bad box: {problem or 'none given'}")
-            continue
-        sid = str(rec.get("question_id") or rec.get("id") or f"viscot-{line}")
-        yield SourceItem(id=sid, question=question, answer=answer, answer_text=answer, gt_boxes=boxes,
-                         image=img_path, category=rec.get("dataset"), extra={"viscot_dataset": rec.get("dataset")},
-                         source_file=str(path), source_line=line)
-
+    return import_records(cfg, viscot_item)
