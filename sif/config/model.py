@@ -43,6 +43,9 @@ class ModelConfig:
     path: Optional[str] = None  # hub id or local folder; None for tiny (built into the cache)
     dtype: str = "float32"  # auto | float32 | bfloat16 | float16
     attn_implementation: str = "sdpa"
+    # batched: the vision tower's sdpa/eager attention runs one call per segment length instead of the library's
+    # Python loop of one call per window/image (same result, far fewer kernels; sif/models/vision_attention.py)
+    vision_attention: str = "batched"  # batched | library
     min_pixels: int = 3136
     max_pixels: int = 262144
     freeze_vision: bool = True

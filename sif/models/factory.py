@@ -124,6 +124,21 @@ def freeze_vision(model: Any, freeze_tower: bool, freeze_merger: bool) -> int:
     return frozen
 
 
+VISION_ATTENTION = ("batched", "library")
+
+
+def apply_vision_attention(model: Any, mode: str) -> int:
+    """model.vision_attention: `batched` swaps in sif.models.vision_attention's grouped forward; `library`
+    keeps transformers' per-segment loop. Returns the number of attention modules swapped."""
+    if mode not in VISION_ATTENTION:
+        raise ValueError(f"model.vision_attention={mode!r} is not one of {list(VISION_ATTENTION)}")
+    if mode == "library":
+        return 0
+    from sif.models.vision_attention import batch_vision_attention
+
+    return batch_vision_attention(model)
+
+
 def enable_checkpointing(model: Any) -> None:
     """Non-reentrant activation checkpointing (no `enable_input_require_grads` needed with frozen embeddings).
 
@@ -150,6 +165,7 @@ def load_model(path: str, model_cfg: Any, training: bool = False) -> "PreTrained
         path, dtype=_torch_dtype(model_cfg.dtype), attn_implementation=model_cfg.attn_implementation,
     )
     freeze_vision(model, model_cfg.freeze_vision, model_cfg.freeze_merger)
+    apply_vision_attention(model, str(getattr(model_cfg, "vision_attention", "batched")))
     if training:
         model.train()
         if model_cfg.gradient_checkpointing:
