@@ -117,6 +117,8 @@ class GRPOStage(Stage):
 
             with args.main_process_first(desc="grpo model"):
                 path = resolve_model_path(cfg.model, self.ctx.cache_dir)
+        from sif.training.vision_grads import drop_frozen_vision_input_grads
+
         model, processor = load_model_and_processor(cfg.model, self.ctx.cache_dir, path=path, training=True)
         peft_config = lora_peft_config(model, cfg.model.lora) if cfg.model.lora.enabled else None
         callbacks = {
@@ -131,6 +133,7 @@ class GRPOStage(Stage):
                                  processing_class=processor, peft_config=peft_config,
                                  callbacks=list(callbacks.values()), **plan.trainer_kwargs)
         trainer.sif_curriculum, trainer.sif_progress_memory = curriculum, memory
+        drop_frozen_vision_input_grads(trainer.model)
         for key in ("curriculum", "suite", "snapshots"):
             callbacks[key].trainer = trainer
         if peft_config is not None and self.ctx.is_main:

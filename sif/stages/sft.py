@@ -125,6 +125,7 @@ class SFTStage(Stage):
         from sif.models.lora import apply_lora
         from sif.training.callbacks import MetricsJsonlCallback
         from sif.training.resume import ConvertedCheckpointResumeMixin
+        from sif.training.vision_grads import drop_frozen_vision_input_grads
 
         class SIFSFTTrainer(ConvertedCheckpointResumeMixin, SFTTrainer):
             pass
@@ -139,6 +140,7 @@ class SFTStage(Stage):
         metrics_cb = MetricsJsonlCallback(self.ctx.path("metrics.jsonl"))
         trainer = SIFSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                              processing_class=processor, callbacks=[metrics_cb])
+        drop_frozen_vision_input_grads(trainer.model)
         return trainer, metrics_cb
 
     def _save(self, trainer: Any) -> tuple[Path, Path | None]:
