@@ -54,6 +54,16 @@ def run_launch(args: list[str], cwd: Path, env: dict | None = None, timeout: flo
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    """Start the longest end-to-end tests (marked `first`) before the rest, then fix `xdist_group`.
+
+    Under xdist the work goes out in collection order; a five-minute test that is collected late runs alone
+    at the end while the other worker idles, so it is moved to the front and the suite runs beside it.
+    """
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("first") is None)  # stable: order kept
+    _fix_xdist_groups(config, items)
+
+
+def _fix_xdist_groups(config, items) -> None:
     """Make `pytest.mark.xdist_group` work again under `--dist loadgroup` (`make test`) with pytest >= 9.
 
     pytest-xdist 3.8 groups tests by renaming each marked item's `_nodeid` to `<id>@<group>`, but pytest 9
