@@ -243,6 +243,18 @@ def colorize(depth: np.ndarray) -> Image.Image:
     return Image.fromarray(spectral_palette()[depth_to_levels(d)], "RGB")
 
 
+def colorize_indexed(depth: np.ndarray) -> Image.Image:
+    """`colorize` as a palette ('P') image: the 8-bit levels with Spectral_r as the palette. Its
+    `.convert("RGB")` is exactly `colorize(depth)`; as a PNG it encodes one byte per pixel instead of three
+    (the depth writers' main cost) and reads back as the same colours."""
+    d = np.asarray(depth)
+    if d.ndim != 2:
+        raise ValueError(f"depth map must be 2-D (HxW), got shape {d.shape}")
+    img = Image.fromarray(depth_to_levels(d), "P")
+    img.putpalette(spectral_palette().tobytes(), rawmode="RGB")
+    return img
+
+
 def save_depth(depth: np.ndarray, npy_path: str | os.PathLike, png_path: Optional[str | os.PathLike] = None) -> None:
     """Write the map as float16 .npy and (optionally) its colour PNG, each atomically."""
     arr = np.asarray(depth)
@@ -253,4 +265,4 @@ def save_depth(depth: np.ndarray, npy_path: str | os.PathLike, png_path: Optiona
     save_npy(npy_path, arr)
     if png_path is not None:
         with atomic_path(Path(png_path)) as tmp:
-            colorize(arr.astype(np.float32)).save(tmp, format="PNG", compress_level=1)
+            colorize_indexed(arr.astype(np.float32)).save(tmp, format="PNG", compress_level=1)

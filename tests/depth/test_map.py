@@ -11,7 +11,7 @@ from PIL import Image
 
 from sif.depth import (DepthMap, colorize, load_depth_map, normalize_depth, normalize_disparity, save_depth,
                        spectral_palette)
-from sif.depth.map import depth_to_levels
+from sif.depth.map import colorize_indexed, depth_to_levels
 
 
 def original_calculate_avg_depth(depth_map: np.ndarray, normalized_bbox) -> float:
@@ -171,13 +171,24 @@ def test_colorize_near_is_red_far_is_blue_and_levels_truncate():
     assert np.array_equal(img[0], spectral_palette()[[255, 127, 0]])
 
 
+def test_the_indexed_picture_has_exactly_the_rgb_colours():
+    depth = np.concatenate([np.linspace(0, 1, 256), [-0.5, 1.5, 0.25]]).reshape(1, -1)  # every level + clipping
+    indexed = colorize_indexed(depth)
+    assert indexed.mode == "P" and np.array_equal(np.asarray(indexed), depth_to_levels(depth))
+    assert np.array_equal(np.asarray(indexed.convert("RGB")), np.asarray(colorize(depth)))
+    with pytest.raises(ValueError, match="2-D"):
+        colorize_indexed(np.zeros((2, 2, 2)))
+
+
 def test_save_depth_writes_float16_npy_and_png_atomically(tmp_path):
     depth = np.random.default_rng(1).random((30, 40)).astype(np.float32)
     npy, png = tmp_path / "sub" / "d.npy", tmp_path / "sub" / "d.png"
     save_depth(depth, npy, png)
     stored = np.load(npy, allow_pickle=False)
     assert stored.dtype == np.float16 and np.array_equal(stored, depth.astype(np.float16))
-    pic = np.asarray(Image.open(png))
+    with Image.open(png) as opened:
+        assert opened.mode == "P"  # the levels with Spectral_r as palette: one byte per pixel to encode
+        pic = np.asarray(opened.convert("RGB"))
     assert np.array_equal(pic, np.asarray(colorize(stored.astype(np.float32))))
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["d.npy", "d.png"]  # no temp files left
     with pytest.raises(ValueError, match="finite"):
