@@ -21,10 +21,11 @@ $PY launch.py experiment=synth_repro "${common[@]}" run_name=sft_arm 'stage.step
   +stage.sft.warmup_ratio=0.05 +stage.sft.save_steps=500 +stage.sft.eval_steps=500 \
   "+stage.sft.dataloader_num_workers=${SFT_WORKERS:-0}" $EXTRA
 t1=$(date +%s); echo "sft arm wall: $((t1 - t0)) s" | tee "$OUT_DIR/wall_sft_arm.txt"
+[ "${SFT_ONLY:-0}" = 1 ] && exit 0  # the GRPO arm later (a re-run finds the SFT arm DONE and goes on from here)
 ckpt=$($PY -c "import json,sys; print(json.load(open('$OUT_DIR/sft_arm/sft/summary.json'))['checkpoint'])")
 train="$OUT_DIR/sft_arm/generate/train/samples.jsonl"
 $PY launch.py "${common[@]}" run_name=grpo_arm stage=grpo "stage.init_from=$ckpt" "dataset.path=$train" \
-  "stage.max_steps=$GRPO_STEPS" "stage.num_generations=$GRPO_GENS" "stage.per_device_train_batch_size=$GRPO_GENS" \
+  "stage.max_steps=$GRPO_STEPS" "stage.num_generations=$GRPO_GENS" "stage.per_device_train_batch_size=${GRPO_BATCH:-$GRPO_GENS}" \
   "rollout=$ROLLOUT" stage.save_steps=20 stage.learning_rate=1e-5 $EXTRA
 gckpt=$($PY -c "import json; print(json.load(open('$OUT_DIR/grpo_arm/summary.json'))['checkpoint'])")
 $PY launch.py "${common[@]}" run_name=grpo_arm_eval stage=eval "stage.checkpoint=$gckpt" "dataset.path=$train" $EXTRA

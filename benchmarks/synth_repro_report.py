@@ -11,32 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter, defaultdict
 from pathlib import Path
+
+from sif.eval.baselines import baselines
 
 CATEGORIES = ["relative_depth", "left_right", "counting", "attribute"]
 
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def baselines(train: list[dict], held_out: list[dict]) -> dict[str, dict]:
-    from sif.answers import answers_match
-
-    majority = Counter(s["answer"] for s in train).most_common(1)[0][0]
-    answers_by_cat = defaultdict(set)
-    for s in train:
-        answers_by_cat[s.get("category")].add(s["answer"])
-    rows: dict[str, dict] = {"chance": defaultdict(list), "majority answer": defaultdict(list)}
-    for s in held_out:
-        cat = s.get("category")
-        chance = 1 / len(s["choices"]) if s.get("choices") else 1 / max(1, len(answers_by_cat[cat]))
-        hit = float(answers_match(majority, s["answer"], s.get("choices")))
-        for name, value in (("chance", chance), ("majority answer", hit)):
-            rows[name][cat].append(value)
-            rows[name]["overall"].append(value)
-    return {name: {k: sum(v) / len(v) for k, v in cats.items()} for name, cats in rows.items()}
 
 
 def arm_row(results: dict) -> dict:
@@ -93,11 +76,15 @@ def main() -> None:
     ap.add_argument("root", type=Path)
     ap.add_argument("--md", type=Path, default=None)
     ap.add_argument("--figs", type=Path, default=None)
+    ap.add_argument("--prefix", default="repro", help="figure file names: PREFIX_sft_curves.png, ...")
     args = ap.parse_args()
     root = args.root
     gen = root / "sft_arm" / "generate"
     rows = baselines(read_jsonl(gen / "train" / "samples.jsonl"), read_jsonl(gen / "eval" / "samples.jsonl"))
     arms = {"SFT only": root / "sft_arm" / "eval", "SFT + GRPO-SIF": root / "grpo_arm_eval"}
+    for folder in sorted(root.glob("grpo_*_eval")):  # the ablation arms of synth_repro_ablations.sh
+        if folder.name != "grpo_arm_eval":
+            arms["GRPO-SIF, " + folder.name[len("grpo_"):-len("_eval")].replace("_", " ")] = folder
     for name, folder in arms.items():
         if (folder / "results.json").exists():
             rows[name] = arm_row(json.loads((folder / "results.json").read_text()))
@@ -108,10 +95,10 @@ def main() -> None:
     if args.figs:
         sft_metrics = root / "sft_arm" / "sft" / "metrics.jsonl"
         if sft_metrics.exists():
-            curves(sft_metrics, args.figs / "repro_sft_curves.png", "SFT", ["loss", "eval_loss", "mean_token_accuracy"])
+            curves(sft_metrics, args.figs / f"{args.prefix}_sft_curves.png", "SFT", ["loss", "eval_loss", "mean_token_accuracy"])
         grpo_metrics = root / "grpo_arm" / "metrics.jsonl"
         if grpo_metrics.exists():
-            curves(grpo_metrics, args.figs / "repro_grpo_curves.png", "GRPO-SIF",
+            curves(grpo_metrics, args.figs / f"{args.prefix}_grpo_curves.png", "GRPO-SIF",
                    ["reward", "rewards/format/mean", "rewards/answer_progress/mean", "rewards/box_iou_progress/mean",
                     "rewards/depth_consistency/mean", "kl", "completions/mean_length"])
 
