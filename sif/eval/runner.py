@@ -94,6 +94,30 @@ def _entries(items: list[EvalItem], records: dict[str, dict]) -> list[Any]:
     return out
 
 
+def _generate_chunk(backend: Any, chunk: list, with_depth: bool) -> tuple[list[str], dict[str, str]]:
+    """Completions of a chunk and the errors by item id. A picture that cannot be read (missing, truncated,
+    not an image) fails only its own item - recorded like a failed request, retried by the next run - instead
+    of stopping the eval: the chunk is re-asked item by item to find it. Benchmark files are checked for
+    existence at load, not decoded, so this is where a broken image shows."""
+    from sif.data.images import ImageProblem
+
+    try:
+        texts = backend.generate([request_for(it, with_depth) for it in chunk])
+        return texts, dict(backend.errors)
+    except ImageProblem:
+        pass
+    texts, failed = [], {}
+    for it in chunk:
+        try:
+            texts += backend.generate([request_for(it, with_depth)])
+            failed.update(backend.errors)
+        except ImageProblem as exc:
+            texts.append("")
+            failed[it.id] = f"image_unreadable: {exc}"
+            log.warning("eval: item %s skipped (recorded as an error): %s", it.id, exc)
+    return texts, failed
+
+
 def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, progress: bool = True) -> dict:
     """Evaluate (or resume) cfg's model on cfg's benchmark into `run_dir`; returns the run summary.
     `backend`: an already built backend (tests), else the backend group's, built only if work is left."""
@@ -130,12 +154,12 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
             bar = tqdm(total=len(todo), desc=f"eval {bench.name}", unit="item", disable=not progress)
             for start in range(0, len(todo), backend.chunk_size):
                 chunk = todo[start:start + backend.chunk_size]
-                texts = backend.generate([request_for(it, with_depth) for it in chunk])
+                texts, failed = _generate_chunk(backend, chunk, with_depth)
                 for it, text in zip(chunk, texts):
                     rec: dict[str, Any] = {"id": it.id, "completion": text,
                                            "score": dataclasses.asdict(bench.score(it, text))}
-                    if backend.errors.get(it.id):
-                        rec["error"] = backend.errors[it.id]
+                    if failed.get(it.id):
+                        rec["error"] = failed[it.id]
                         errors += 1
                     store.add(rec)
                 generated += len(chunk)

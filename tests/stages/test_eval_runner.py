@@ -97,3 +97,47 @@ def test_limit_and_strict(cfg, answers, tmp_path, shared_cache):
         evaluate(limited, tmp_path, backend=backend, progress=False)
     assert backend.asked == list(answers)[:3]
     assert (tmp_path / "results.json").is_file() and (tmp_path / "report.html").is_file()
+
+
+class ReadsPictures(Scripted):
+    """Opens every picture the way the local backends do (sif.eval.backends.base.load_image) first."""
+
+    def _generate(self, requests: list[GenRequest]) -> list[str]:
+        from sif.eval.backends.base import load_image
+
+        for r in requests:
+            for image in r.images:
+                load_image(image)
+        return super()._generate(requests)
+
+
+def test_an_unreadable_picture_fails_its_item_not_the_run(cfg, answers, tmp_path, shared_cache):
+    import shutil
+
+    from sif.eval.runner import benchmark_for
+
+    # a private copy of the held-out split whose second image is cut in half (a broken download)
+    items = benchmark_for(cfg, shared_cache).load()
+    split = Path(items[0].image).parent.parent
+    copy = tmp_path / "split"
+    shutil.copytree(split, copy)
+    local = compose(["stage=eval", f"dataset.eval_samples={N}", f"paths.cache_dir={shared_cache}",
+                     "stage.html=false", f"dataset.path={copy / 'samples.jsonl'}"])
+    victim = benchmark_for(local, shared_cache).load()[1]
+    data = Path(victim.image).read_bytes()
+    Path(victim.image).write_bytes(data[: len(data) // 2])
+
+    backend = ReadsPictures(answers)
+    summary = evaluate(local, tmp_path / "run", backend=backend, progress=False)
+    res = _results(tmp_path / "run")
+    errors = {r["id"]: r.get("error") for r in res["items"]}
+    assert errors[victim.id].startswith("image_unreadable:") and str(Path(victim.image).name) in errors[victim.id]
+    assert sum(1 for e in errors.values() if e) == 1 and summary["generation_errors"] == 1
+    assert summary["generated"] == N and summary["aggregate"]["answer_missing"] == 1
+    # the chunk holding the broken picture was re-asked item by item; every other item was answered once
+    assert sorted(backend.asked) == sorted(i for i in answers if i != victim.id)
+
+    Path(victim.image).write_bytes(data)  # repaired: the next run asks for that item only
+    retry = ReadsPictures(answers)
+    summary = evaluate(local, tmp_path / "run", backend=retry, progress=False)
+    assert retry.asked == [victim.id] and summary["generation_errors"] == 0
