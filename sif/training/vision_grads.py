@@ -33,7 +33,7 @@ def drop_frozen_vision_input_grads(model: Any) -> bool:
     from sif.models.factory import vision_modules
 
     base = _base(model)
-    tower_name, merger_name = vision_modules(base)
+    tower_name, _ = vision_modules(base)
     if tower_name is None:
         return False
     tower = base.get_submodule(tower_name)
@@ -47,8 +47,9 @@ def drop_frozen_vision_input_grads(model: Any) -> bool:
     # TRL does), so the hooks are found on the module itself, by the function transformers registers
     stale = [key for key, fn in patch_embed._forward_hooks.items()
              if getattr(fn, "__name__", "") == REQUIRE_GRADS_HOOK]
-    for key in stale:
-        del patch_embed._forward_hooks[key]
+    for key in stale:  # what RemovableHandle.remove() would do, for handles nobody kept
+        for table in ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
+            getattr(patch_embed, table, {}).pop(key, None)
     for owner in base.modules():
         hooks = getattr(owner, "_require_grads_hooks", None)
         if hooks:
