@@ -26,7 +26,9 @@ import torch.nn.functional as F
 
 log = logging.getLogger("sif.models")
 
-VISION_ATTENTION_CLASSES = ("Qwen2_5_VLVisionAttention", "VisionAttention")
+# (transformers module, class): only these two are known to follow the qkv/rotary/cu_seqlens layout relied on
+VISION_ATTENTION_CLASSES = {("transformers.models.qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLVisionAttention"),
+                            ("transformers.models.qwen2_vl.modeling_qwen2_vl", "VisionAttention")}
 LOOPING_IMPLEMENTATIONS = ("sdpa", "eager")
 _ORIGINAL = "_sif_library_forward"
 
@@ -79,7 +81,8 @@ def batch_vision_attention(model: torch.nn.Module) -> int:
     """Swap in the grouped forward on every vision attention module of `model`; returns how many."""
     patched = 0
     for module in model.modules():
-        if type(module).__name__ not in VISION_ATTENTION_CLASSES or hasattr(module, _ORIGINAL):
+        kind = (type(module).__module__, type(module).__name__)
+        if kind not in VISION_ATTENTION_CLASSES or hasattr(module, _ORIGINAL):
             continue
         rotary = getattr(sys.modules[type(module).__module__], "apply_rotary_pos_emb_vision", None)
         if rotary is None or not all(hasattr(module, a) for a in ("qkv", "proj", "num_heads", "scaling", "config")):

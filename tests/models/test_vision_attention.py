@@ -127,3 +127,31 @@ def test_other_implementations_keep_the_library_forward(tiny_path, images):
     finally:
         attn.config._attn_implementation = "sdpa"
     assert calls == [1]
+
+
+def test_qwen2_vl_towers_are_batched_too_and_other_classes_are_left_alone():
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    vision = {"depth": 2, "embed_dim": 32, "hidden_size": 32, "num_heads": 2, "mlp_ratio": 2, "in_chans": 3,
+              "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2}
+    text = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "num_key_value_heads": 1,
+            "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}}
+    model = Qwen2VLForConditionalGeneration(Qwen2VLConfig(vision_config=vision, text_config=text)).eval()
+    visual = model.model.visual
+    grid = torch.tensor([[1, 4, 6], [1, 4, 6], [1, 2, 4]])  # two pictures of one size, one of another
+    pixels = torch.randn(int(grid.prod(-1).sum()), 3 * 2 * 14 * 14, generator=torch.Generator().manual_seed(0))
+
+    def features():
+        with torch.no_grad():
+            out = visual(pixels, grid_thw=grid)
+        return out.pooler_output if hasattr(out, "pooler_output") else out
+
+    library = features()
+    assert batch_vision_attention(model) == 2
+    torch.testing.assert_close(features(), library, rtol=1e-5, atol=1e-6)
+
+    class VisionAttention(torch.nn.Module):  # the same class name elsewhere: not ours to swap
+        qkv = proj = num_heads = scaling = config = None
+
+    assert batch_vision_attention(torch.nn.Sequential(VisionAttention())) == 0
