@@ -3,8 +3,8 @@
 # GRPO budget, same held-out scenes):  bash benchmarks/synth_repro_ablations.sh outputs/repro
 set -euo pipefail
 OUT_DIR=${1:-outputs/repro}
-GRPO_STEPS=${GRPO_STEPS:-30}; GRPO_GENS=${GRPO_GENS:-8};  # GRPO_BATCH (default GRPO_GENS): prompts x gens per step
- ROLLOUT=${ROLLOUT:-hf_fast}; PY=${PY:-python}
+# GRPO_BATCH (default GRPO_GENS): rollouts per step = prompts per step x GRPO_GENS
+GRPO_STEPS=${GRPO_STEPS:-30}; GRPO_GENS=${GRPO_GENS:-8}; ROLLOUT=${ROLLOUT:-hf_fast}; PY=${PY:-python}
 EVAL_BATCH=${EVAL_BATCH:-125}; EXTRA=${EXTRA:-}; SEED=${SEED:-42}
 ckpt=$($PY -c "import json; print(json.load(open('$OUT_DIR/sft_arm/sft/summary.json'))['checkpoint'])")
 train="$OUT_DIR/sft_arm/generate/train/samples.jsonl"
