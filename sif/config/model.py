@@ -33,6 +33,11 @@ class TinyModelConfig:
     vision_intermediate_size: int = 64
     vision_num_heads: int = 2
     max_position_embeddings: int = 4096
+    # the position channel of a model built from scratch (sif/models/positions.py; issue 14): the language
+    # model's M-RoPE layout, chunked (the library's: image columns indistinguishable) | interleaved (Qwen3-VL's),
+    # and the vision tower's absolute position code, none | sincos2d (normalised patch centre)
+    mrope_layout: str = "interleaved"
+    vision_position: str = "sincos2d"
     seed: int = 0
     tokenizer_corpus_samples: int = 300  # synthetic samples whose text trains the byte-level BPE
 

@@ -164,6 +164,9 @@ def load_model(path: str, model_cfg: Any, training: bool = False) -> "PreTrained
     model = AutoModelForImageTextToText.from_pretrained(
         path, dtype=_torch_dtype(model_cfg.dtype), attn_implementation=model_cfg.attn_implementation,
     )
+    from sif.models.positions import apply_position_channel
+
+    apply_position_channel(model)  # only a config that names one (models built from scratch), before anything else
     freeze_vision(model, model_cfg.freeze_vision, model_cfg.freeze_merger)
     apply_vision_attention(model, str(getattr(model_cfg, "vision_attention", "batched")))
     if training:

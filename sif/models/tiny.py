@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 # Bump when the builder's output changes for the same config (new cache folder, no stale reuse).
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 
 # Qwen2-VL / Qwen2.5-VL's special tokens, in Qwen's order (there at ids 151643..151656, here after the BPE vocab).
 QWEN_SPECIAL_TOKENS = [
@@ -127,7 +127,13 @@ def build_tiny_model(tiny_cfg: Any, cache_dir: Path, extra_corpus: list[str] | N
 
 def _validate(cfg: TinyModelConfig) -> None:
     """Fail on sizes the architecture cannot take, before anything is written."""
+    from sif.models.positions import TEXT_MROPE, VISION_POSITION
+
     problems = []
+    if cfg.mrope_layout not in TEXT_MROPE:
+        problems.append(f"mrope_layout {cfg.mrope_layout!r} is not one of {list(TEXT_MROPE)}")
+    if cfg.vision_position not in VISION_POSITION:
+        problems.append(f"vision_position {cfg.vision_position!r} is not one of {list(VISION_POSITION)}")
     if cfg.vocab_size - len(QWEN_SPECIAL_TOKENS) < 256 + 16:
         problems.append(f"vocab_size {cfg.vocab_size} < {256 + 16 + len(QWEN_SPECIAL_TOKENS)} "
                         "(256 bytes + merges + special tokens)")
@@ -215,6 +221,8 @@ def _build_model(cfg: TinyModelConfig, processor):
     import torch
     from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
+    from sif.models.positions import CONFIG_KEY
+
     tok = processor.tokenizer
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
     head_dim = cfg.hidden_size // cfg.num_attention_heads
@@ -239,6 +247,8 @@ def _build_model(cfg: TinyModelConfig, processor):
         video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=False,
     )
+    if (cfg.mrope_layout, cfg.vision_position) != ("chunked", "none"):  # the stock architecture names none
+        setattr(config, CONFIG_KEY, {"text_mrope": cfg.mrope_layout, "vision": cfg.vision_position})
     torch.manual_seed(cfg.seed)
     model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
     model.generation_config = GenerationConfig(

@@ -68,7 +68,7 @@ def _perturbed_adapter(model_cfg, cache_dir, folder, save_processor: bool):
 
 
 def test_merged_checkpoint_matches_base_plus_adapter(model_cfg, cache_dir, tiny_path, tmp_path, images):
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoProcessor
 
     peft_model, processor = _perturbed_adapter(model_cfg, cache_dir, tmp_path / "adapter", save_processor=True)
     inputs = model_inputs(processor, images, answer=CHAIN)
@@ -79,7 +79,8 @@ def test_merged_checkpoint_matches_base_plus_adapter(model_cfg, cache_dir, tiny_
 
     out = merge_lora_checkpoint(tmp_path / "adapter", tmp_path / "merged", model_cfg, cache_dir)
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
-    merged = AutoModelForImageTextToText.from_pretrained(out, dtype=torch.float32).eval()
+    # SIF's loader: the tiny model's position channel (sif.models.positions) travels in the merged config
+    merged = load_model(str(out), model_cfg)
     reloaded = AutoProcessor.from_pretrained(out)
     assert not any("lora" in n for n, _ in merged.named_parameters())
     again = reloaded(text=[reloaded.apply_chat_template(prompt_messages(CHAIN), tokenize=False)], images=images,
