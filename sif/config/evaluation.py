@@ -28,5 +28,5 @@ class BackendConfig(LLMClientConfig):
     top_p: float = 1.0
     seed: int = 0
     fast: bool = False  # hf: static cache + torch.compile (see rollout=hf_fast)
-    image_inputs: str = "rgb+depth"  # rgb+depth | rgb (for models trained without the depth image)
+    image_inputs: str = "rgb+depth"  # rgb+depth | rgb (trained without the depth image) | blank (blind control: sif.views)
     vllm_gpu_memory_utilization: float = 0.8

@@ -94,7 +94,7 @@ def _entries(items: list[EvalItem], records: dict[str, dict]) -> list[Any]:
     return out
 
 
-def _generate_chunk(backend: Any, chunk: list, with_depth: bool) -> tuple[list[str], dict[str, str]]:
+def _generate_chunk(backend: Any, chunk: list, view: Any) -> tuple[list[str], dict[str, str]]:
     """Completions of a chunk and the errors by item id. A picture that cannot be read (missing, truncated,
     not an image) fails only its own item - recorded like a failed request, retried by the next run - instead
     of stopping the eval: the chunk is re-asked item by item to find it. Benchmark files are checked for
@@ -102,14 +102,14 @@ def _generate_chunk(backend: Any, chunk: list, with_depth: bool) -> tuple[list[s
     from sif.data.images import ImageProblem
 
     try:
-        texts = backend.generate([request_for(it, with_depth) for it in chunk])
+        texts = backend.generate([request_for(it, view.with_depth, view.blank) for it in chunk])
         return texts, dict(backend.errors)
     except ImageProblem:
         pass
     texts, failed = [], {}
     for it in chunk:
         try:
-            texts += backend.generate([request_for(it, with_depth)])
+            texts += backend.generate([request_for(it, view.with_depth, view.blank)])
             failed.update(backend.errors)
         except ImageProblem as exc:
             texts.append("")
@@ -143,7 +143,9 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     todo = [it for it in items if not store.done(it.id)]
     resumed, generated, errors = len(items) - len(todo), 0, 0
     owned = backend is None
-    with_depth = str(cfg.backend.get("image_inputs", "rgb+depth")) != "rgb"
+    from sif.views import view_of
+
+    view = view_of(cfg.backend.get("image_inputs", "rgb+depth"), "backend.image_inputs")
     started = time.time()
     try:
         if todo:
@@ -154,7 +156,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
             bar = tqdm(total=len(todo), desc=f"eval {bench.name}", unit="item", disable=not progress)
             for start in range(0, len(todo), backend.chunk_size):
                 chunk = todo[start:start + backend.chunk_size]
-                texts, failed = _generate_chunk(backend, chunk, with_depth)
+                texts, failed = _generate_chunk(backend, chunk, view)
                 for it, text in zip(chunk, texts):
                     rec: dict[str, Any] = {"id": it.id, "completion": text,
                                            "score": dataclasses.asdict(bench.score(it, text))}
@@ -174,6 +176,12 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     records = store.records
     scores = [_score_of(records[i]) for i in ids]
     agg = bench.aggregate(scores)
+    if bench.name == "synth" and bool(st.get("controls", True)):
+        from sif.eval.controls import synth_controls
+
+        controls = synth_controls(cfg, items, bench.iou_threshold)
+        if controls is not None:
+            agg["controls"] = controls
     model = {"name": str(cfg.model.name), "path": cfg.model.path, "checkpoint": checkpoint,
              "resolved_path": getattr(backend, "path", None)}
     info_b = backend_info(cfg, backend)

@@ -27,16 +27,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sif.grpo")
 
-IMAGE_INPUTS = ("rgb+depth", "rgb")
 # Columns handed to the reward functions (besides prompts/completions); JSON-decoded where they are lists.
 REWARD_COLUMNS = ("id", "answer", "choices", "gt_boxes", "image", "depth", "question", "category",
                   "num_objects", "chain")
 
 
 def with_depth_images(image_inputs: str) -> bool:
-    if image_inputs not in IMAGE_INPUTS:
-        raise ValueError(f"stage.image_inputs={image_inputs!r} is not one of {list(IMAGE_INPUTS)}")
-    return image_inputs == "rgb+depth"
+    """Whether the prompt shows the depth picture (sif.views reads `image_inputs`; a typo fails there)."""
+    from sif.views import view_of
+
+    return view_of(image_inputs).with_depth
 
 
 @dataclass
@@ -91,12 +91,12 @@ def rows_dict(items: Sequence["CheckedSample"]) -> dict[str, list]:
 class GRPOTransform:
     """Row batch -> GRPO examples: prompt + images (sif.training's transform, no completion) + reward columns."""
 
-    def __init__(self, with_depth: bool, max_pixels: int) -> None:
+    def __init__(self, with_depth: bool, max_pixels: int, blank: bool = False) -> None:
         from sif.training.dataset import ExampleTransform
 
         passthrough = tuple(c for c in REWARD_COLUMNS if c != "num_objects")
         self.inner = ExampleTransform(with_depth=with_depth, completion=False, passthrough=passthrough,
-                                      max_pixels=max_pixels)
+                                      max_pixels=max_pixels, blank=blank)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         out = self.inner(batch)
@@ -110,10 +110,13 @@ def build_rows(cfg: Any, stage: Any, curriculum: Any = None, samples_file: Optio
 
     from sif.generate.dataset_cache import samples_path
 
-    with_depth = with_depth_images(str(stage.image_inputs))
+    from sif.views import view_of
+
+    view = view_of(stage.image_inputs)
+    with_depth = view.with_depth
     path = Path(samples_file) if samples_file is not None else samples_path(cfg, "train")
     report = check_samples(cfg, path, with_depth)
     items, ordered = curriculum_order(report.kept, curriculum, int(cfg.seed))
     ds = datasets.Dataset.from_dict(rows_dict(items))
-    ds.set_transform(GRPOTransform(with_depth, int(cfg.dataset.max_pixels)))
+    ds.set_transform(GRPOTransform(with_depth, int(cfg.dataset.max_pixels), blank=view.blank))
     return GRPORows(dataset=ds, items=items, report=report, samples_path=path, ordered=ordered)

@@ -20,15 +20,6 @@ from sif.stages._base import Stage
 
 log = logging.getLogger("sif.sft")
 
-IMAGE_INPUTS = ("rgb+depth", "rgb")
-
-
-def with_depth_images(image_inputs: str) -> bool:
-    if image_inputs not in IMAGE_INPUTS:
-        raise ValueError(f"stage.image_inputs={image_inputs!r} is not one of {list(IMAGE_INPUTS)}")
-    return image_inputs == "rgb+depth"
-
-
 @STAGES.register("sft")
 class SFTStage(Stage):
     name = "sft"
@@ -37,9 +28,11 @@ class SFTStage(Stage):
         from trl import SFTConfig
 
         from sif.training.args import configure_logger_env, eval_kwargs, training_kwargs
+        from sif.views import view_of
 
         cfg, st, run_dir = self.cfg, self.stage_cfg, self.ctx.run_dir
-        with_depth = with_depth_images(st.image_inputs)
+        view = view_of(st.image_inputs)
+        with_depth = view.with_depth
         configure_logger_env(cfg.logger, run_dir)
         args = SFTConfig(
             **training_kwargs(st, cfg, run_dir), **eval_kwargs(st, st.eval_fraction > 0),
@@ -56,7 +49,7 @@ class SFTStage(Stage):
 
             args.eval_strategy, args.do_eval = IntervalStrategy.NO, False
         transform = ExampleTransform(with_depth=with_depth, completion=True,
-                                     max_pixels=int(cfg.dataset.max_pixels))
+                                     max_pixels=int(cfg.dataset.max_pixels), blank=view.blank)
         train_ds = build_dataset(train_items, transform)
         eval_ds = build_dataset(eval_items, transform) if eval_items else None
         log.info("sft: %d train / %d eval samples (%d skipped) from %s, checked in %.1f s", len(train_items),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 from sif.prompt import build_messages
 from sif.training.images import DEFAULT_MAX_PIXELS, load_pictures
 from sif.training.samples import CheckedSample
+from sif.views import blanked
 
 if TYPE_CHECKING:
     import datasets
@@ -82,6 +83,7 @@ class ExampleTransform:
     completion: bool = True
     passthrough: tuple[str, ...] = ()
     max_pixels: int = DEFAULT_MAX_PIXELS
+    blank: bool = False  # the blind control (sif.views): every picture mid-grey of its size
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         n = len(batch["id"])
@@ -93,8 +95,8 @@ class ExampleTransform:
             out["prompt"].append(prompt_messages(batch["question"][i], choices, self.with_depth))
             if self.completion:
                 out["completion"].append(completion_messages(batch["chain"][i]))
-            out["images"].append(load_pictures(batch["image"][i], batch["depth"][i] or None, self.with_depth,
-                                               self.max_pixels))
+            pictures = load_pictures(batch["image"][i], batch["depth"][i] or None, self.with_depth, self.max_pixels)
+            out["images"].append(blanked(pictures) if self.blank else pictures)
         for col in self.passthrough:
             values = batch[col]
             out[col] = [json.loads(v) for v in values] if col in JSON_COLUMNS else list(values)

@@ -103,11 +103,16 @@ class DepthSource:
         return len(missing)
 
 
-def request_for(item: Any, with_depth: bool = True) -> GenRequest:
-    """The backend request of a benchmark item (its depth must be set when `with_depth`)."""
+def request_for(item: Any, with_depth: bool = True, blank: bool = False) -> GenRequest:
+    """The backend request of a benchmark item (its depth must be set when `with_depth`); `blank`: the blind
+    control's mid-grey pictures of the same sizes (sif.views)."""
     images: list[Any] = [item.image]
     if with_depth:
         if not item.depth:
             raise MissingDepthError(f"item {item.id!r} has no depth map")
         images.append(depth_image(item.depth))
+    if blank:
+        from sif.views import blanked
+
+        images = blanked(images)
     return GenRequest(id=str(item.id), question=item.question, choices=item.choices, images=images)
