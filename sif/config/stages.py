@@ -44,7 +44,7 @@ class TrainStageConfig(StageConfig):
     bf16: bool = False
     fp16: bool = False
     dataloader_num_workers: int = 0
-    image_inputs: str = "rgb+depth"  # rgb+depth | rgb
+    image_inputs: str = "rgb+depth"  # rgb+depth | rgb | blank (the blind control: grey pictures; sif.views)
     resume: str = "auto"  # auto | never | <checkpoint path>
     init_from: Optional[str] = None  # checkpoint to start from (e.g. the sft output); default: model group
 
@@ -57,6 +57,29 @@ class SFTStageConfig(TrainStageConfig):
     eval_steps: int = 50
     per_device_eval_batch_size: int = 2
     merge_lora: bool = True  # write a merged standalone checkpoint at the end
+
+
+@dataclass
+class ProbeStageConfig(TrainStageConfig):
+    """The grounding probe (sif/stages/probe.py): "Where is the <object>?" -> its box, on synthetic scenes of the
+    dataset group's size, scored on held-out scenes beside the mean-box prior."""
+
+    name: str = "probe"
+    max_steps: int = 1000
+    learning_rate: float = 2e-3
+    warmup_ratio: float = 0.02
+    per_device_train_batch_size: int = 16
+    save_steps: int = 500
+    image_inputs: str = "rgb"  # rgb | blank (the blind control)
+    min_objects: int = 1  # objects per scene: 1 asks for position alone; more asks to bind the name too
+    max_objects: int = 1
+    question_first: bool = False  # the question before the picture in the user turn
+    train_scenes: int = 0  # 0: a fresh scene for every training example; else cycle this many
+    held_out: int = 200
+    prior_scenes: int = 2000  # training scenes whose mean box is the prior
+    eval_batch_size: int = 50
+    max_new_tokens: int = 32
+    max_length: int = 1024
 
 
 @dataclass
@@ -84,6 +107,11 @@ class EvalStageConfig(StageConfig):
     limit: Optional[int] = None
     html: bool = True
     max_samples_in_html: int = 200
+    # image-blind control rows beside the model (benchmark=synth; sif/eval/controls.py): chance, question-only
+    # prior, majority answer, constant-box prior, and the blind-control arm when its results are given
+    controls: bool = True
+    controls_train: Optional[str] = None  # the training samples.jsonl (default: dataset.path or the synthetic cache)
+    blind_results: Optional[str] = None  # a blind arm's eval folder or results.json (stage=pipeline fills it in)
 
 
 @dataclass
@@ -116,6 +144,7 @@ class PipelineStageConfig(StageConfig):
     `stage.sft={max_steps: 2000, learning_rate: 3e-4}` or `+stage.grpo.beta=0.0`."""
 
     name: str = "pipeline"
+    # generate | sft | grpo | blind (the blind-control arm: the training steps again on blank pictures) | eval
     steps: list[str] = field(default_factory=lambda: ["generate", "sft", "grpo", "eval"])
     sft_max_steps: int = 30
     grpo_max_steps: int = 10

@@ -7,7 +7,10 @@ Scoring one completion (`Benchmark.score`):
 * box metrics (items with gt boxes): the LAST `<area>` of the chain; when it or the ground truth holds
   several boxes, the enclosing box of each (union box) is compared. No area, or a malformed last
   area, = IoU 0, a miss (no fallback to an earlier area).
-  `hit` is IoU > `iou_threshold` (strictly, as VisCoT's scorer);
+  `hit` is IoU > `iou_threshold` (strictly, as VisCoT's scorer); the centres of both union boxes are kept
+  (`box_center`, `gt_center`; the prediction clipped to the picture, the picture's centre when no box could
+  be read) for the per-axis R^2 of the aggregate (`r2_x`, `r2_y`: 1 - SS_res / SS_tot over the boxed items;
+  0 for a constant guess at the mean, negative below it);
 * depth consistency (items with a depth map): the share of the chain's (box, depth) pairs whose depth is
   within 10% relative error of the map's mean m inside the box, with the depth reward's absolute floor
   (|m - p| <= max(0.1 m, 0.02), the reward's fixed-mode defaults; compat: pure relative, m = 0 a miss):
@@ -57,6 +60,8 @@ class ItemScore:
     iou: Optional[float] = None
     hit: Optional[bool] = None
     depth_consistency: Optional[float] = None
+    box_center: Optional[list[float]] = None  # (x, y) of the predicted union box, clipped to [0, 1]
+    gt_center: Optional[list[float]] = None
     score: float = 0.0  # the item's contribution to accuracy (partial credit where a benchmark has it)
     details: dict[str, Any] = field(default_factory=dict)  # benchmark-specific (pairs, official IoU, ...)
 
@@ -131,6 +136,7 @@ class Benchmark:
         if item.gt_boxes:
             out.iou = last_area_iou(parsed.last_boxes, item.gt_boxes)
             out.hit = out.iou > self.iou_threshold
+            out.box_center, out.gt_center = box_centers(parsed.last_boxes, item.gt_boxes)
         if item.depth:
             out.depth_consistency = depth_consistency(parsed, self._depth_map(item.depth),
                                                       abs_floor=0.0 if self.compat else DEPTH_ABS_FLOOR)
@@ -158,6 +164,7 @@ class Benchmark:
             out["acc_at_iou"] = mean([1.0 if s.hit else 0.0 for s in boxed])
             out["mean_iou"] = mean([s.iou for s in boxed])  # type: ignore[misc]
             out["iou_threshold"] = self.iou_threshold
+            out.update(center_r2([(s.box_center, s.gt_center) for s in boxed]))
         depths = [s.depth_consistency for s in scores if s.depth_consistency is not None]
         if depths:
             out["depth_consistency"] = mean(depths)
@@ -178,6 +185,37 @@ def last_area_iou(last_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequ
     except (ValueError, TypeError, ZeroDivisionError):
         return 0.0
     return value if math.isfinite(value) else 0.0
+
+
+def box_centers(last_boxes: Sequence[Sequence[float]],
+                gt_boxes: Sequence[Sequence[float]]) -> tuple[list[float], Optional[list[float]]]:
+    """Centres (x, y) of the predicted union box - clipped to the picture; (0.5, 0.5) when no valid box - and
+    of the ground-truth union box (None without one)."""
+    from sif.geometry import EMPTY_BOX, as_box, clip_box, union_box
+
+    def centre(boxes: Sequence[Sequence[float]]) -> Optional[list[float]]:
+        u = union_box([clip_box(b) for b in (as_box(x) for x in list(boxes or [])) if b is not None])
+        if u == EMPTY_BOX:
+            return None
+        return [(u[0] + u[2]) / 2, (u[1] + u[3]) / 2]
+
+    return centre(last_boxes) or [0.5, 0.5], centre(gt_boxes)
+
+
+def center_r2(pairs: Sequence[tuple[Optional[Sequence[float]], Optional[Sequence[float]]]]) -> dict[str, float]:
+    """Per-axis R^2 of predicted box centres against the truth: {"r2_x", "r2_y"}; {} with fewer than 2 pairs
+    or no spread in the truth."""
+    good = [(p, t) for p, t in pairs if p is not None and t is not None]
+    out: dict[str, float] = {}
+    if len(good) < 2:
+        return out
+    for axis, key in ((0, "r2_x"), (1, "r2_y")):
+        truth = [float(t[axis]) for _, t in good]
+        centre = sum(truth) / len(truth)
+        total = sum((v - centre) ** 2 for v in truth)
+        if total > 0:
+            out[key] = 1.0 - sum((float(p[axis]) - v) ** 2 for (p, _), v in zip(good, truth)) / total
+    return out
 
 
 def depth_consistency(parsed: Any, depth_map: Any, rel_tol: float = DEPTH_REL_TOL,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sif.eval.report.draw import draw_chain, save_picture
-from sif.eval.report.markdown import fmt, results_rows
+from sif.eval.report.markdown import controls_grid, fmt, results_rows
 
 log = logging.getLogger("sif.eval")
 ASSETS = "report_assets"
@@ -156,6 +156,15 @@ def write_html_report(path: str | Path, entries: Sequence[ReportEntry], aggregat
     categories = sorted({e.category for e in shown})
     options = "".join(f'<option value="{esc(c)}">{esc(c)}</option>' for c in categories)
     rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in results_rows(aggregate))
+    grid = controls_grid(aggregate)
+    controls = ""
+    if grid is not None:
+        head = "".join(f"<th>{esc(h)}</th>" for h in grid[0])
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in grid[1])
+        controls = (f'<h2 class="controls">Against image-blind controls</h2><p class="meta">chance, a rule that '
+                    f'reads only the question, one constant box per category, and the same training on blank '
+                    f'pictures: a model that looks must beat every row below its own</p>'
+                    f'<table class="summary controls"><tr>{head}</tr>{body}</table>')
     meta = " &middot; ".join(f"{esc(k)}: {esc(v)}" for k, v in (info or {}).items() if v not in (None, ""))
     note = (f"<p class='meta'>showing the first {len(shown)} of {len(entries)} samples "
             f"(stage.max_samples_in_html)</p>" if len(shown) < len(entries) else "")
@@ -163,7 +172,7 @@ def write_html_report(path: str | Path, entries: Sequence[ReportEntry], aggregat
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(title)}</title>'
         f"<style>{STYLE}</style></head>\n<body>\n<h1>{esc(title)}</h1><p class='meta'>{meta}</p>\n"
-        f'<table class="summary"><tr><th>metric</th><th>value</th></tr>{rows}</table>{note}\n'
+        f'<table class="summary"><tr><th>metric</th><th>value</th></tr>{rows}</table>{controls}{note}\n'
         f'<div class="filters"><label>category <select id="f-cat"><option value="">all</option>{options}'
         f'</select></label><label>result <select id="f-res"><option value="">all</option>'
         f'<option value="right">right</option><option value="wrong">wrong</option></select></label>'
