@@ -174,12 +174,9 @@ def test_marked_letters_are_read(letter, form):
     "answer A " * 12_000, "(A)" * 30_000, " " * 100_000 + "x", "A" + " " * 100_000 + "b", "1" * 100_000,
     "B." * 50_000, "\u00a0" * 50_000 + "(B", "option b " * 10_000,
 ])
-def test_long_adversarial_answers_are_linear(text):
-    import time
-
-    start = time.perf_counter()
+def test_long_adversarial_answers_are_handled(text):
+    """Total on hostile text; how fast is measured by benchmarks/hostile_inputs.py (no wall-clock assertion)."""
     extract_choice_letter(text, COLORS)
-    parse_number(text)
-    answers_match(text, "left")
-    answers_match(text, "B", COLORS)
-    assert time.perf_counter() - start < 2.0
+    assert parse_number(text) is None or isinstance(parse_number(text), float)
+    assert answers_match(text, "left") in (True, False)
+    assert answers_match(text, "B", COLORS) in (True, False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -220,9 +219,7 @@ def test_paper_mode_booleans_are_numbers():
 def test_bounds_truncation_and_area_cap():
     one = '<area>[{"bbox_2d":[0.000,0.000,1.000,1.000],"depth":0.500}]</area><text>t</text>'
     huge = "<think>" + one * 5000 + "</think><answer>A</answer>"
-    t = time.perf_counter()
     p = parse_chain(huge)
-    assert time.perf_counter() - t < 0.25
     assert p.truncated and not p.valid and len(p.areas) == MAX_AREAS and p.areas[0] == [Focus((0, 0, 1, 1), 0.5)]
     fits = "<think>" + '<area>[{"bbox_2d":[0,0,1,1],"depth":0}]</area><text>t</text>' * 1500 + "</think><answer>A</answer>"
     assert len(fits) < MAX_CHAIN_CHARS
@@ -237,11 +234,11 @@ def test_bounds_truncation_and_area_cap():
     "<think>" + "<area></area><text></text>" * 4000 + "</think>", "<think><area>" + "</area> x <text>t</text>" * 4000,
     "<answer>" * 12_000 + "</answer>", "<think>" + '<area>["' + "\\" * 99_000,
 ])
-def test_hostile_inputs_are_fast(hostile):
+def test_hostile_inputs_are_refused(hostile):
+    """Refused without an internal error; the speed is measured by benchmarks/hostile_inputs.py."""
     for compat in (False, True):
-        t = time.perf_counter()
         p = parse_chain(hostile, compat)
-        assert time.perf_counter() - t < 0.25 and not p.valid
+        assert not p.valid
         assert not any(v.startswith("internal parser error") for v in p.violations)
 
 

@@ -25,6 +25,7 @@ from sif.config.stages import (
     GRPOStageConfig,
     InferStageConfig,
     PipelineStageConfig,
+    ProbeStageConfig,
     SFTStageConfig,
 )
 from sif.config.training import CurriculumConfig, RewardConfig, RolloutConfig
@@ -38,6 +39,7 @@ STAGE_SCHEMAS = {
     "export": ExportStageConfig,
     "compare": CompareStageConfig,
     "pipeline": PipelineStageConfig,
+    "probe": ProbeStageConfig,
 }
 
 

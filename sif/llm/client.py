@@ -129,6 +129,7 @@ class LLMClient:
         budget = getattr(cfg, "budget_s", None)
         self.deadline: float | None = None if budget is None else time.monotonic() + float(budget)
         self._rng = random.Random()
+        self.backoff_sleeps: list[float] = []  # every retry wait, in seconds, in order (what the tests check)
         self._states: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
         self._states_lock = threading.Lock()
 
@@ -220,6 +221,7 @@ class LLMClient:
                     break
                 log.debug("retry %d/%d in %.2fs after %s", attempt + 1, self.max_retries, delay, exc.reason)
                 self.stats.add("retries")
+                self.backoff_sleeps.append(float(delay))
                 await asyncio.sleep(delay)
             else:
                 self.stats.add("successes")

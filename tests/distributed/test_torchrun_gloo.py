@@ -39,7 +39,6 @@ ARGS = ["stage=grpo", "model=tiny", "dataset=synth", "dataset.num_samples=16", "
         "stage.num_generations=4", "stage.max_completion_length=16", "model.max_pixels=12544",
         "stage.save_steps=1", "stage.save_completions_every=0", "+reward.weights.toy_symbol_share=1.0",
         "+reward.weights.rank_probe=0.0"]
-TIME_LIMIT_S = 180  # both runs together
 
 
 def free_port() -> int:
@@ -48,7 +47,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def torchrun(args: list[str], cwd: Path, env: dict, timeout: float = 170) -> subprocess.CompletedProcess:
+def torchrun(args: list[str], cwd: Path, env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={NPROC}", "--master_addr=127.0.0.1",
            f"--master_port={free_port()}", str(SCRIPT), *args]
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -178,7 +177,6 @@ def test_torchrun_two_cpu_processes_one_run_folder_and_resume(tmp_path, env):
     ids_b = {i for r in range(NPROC) for rec in seen_b[r] for i in rec["ids"]}
     assert set(final_memory) == set(saved_memory["entries"]) | ids_b
     assert (run_b / "DONE").exists() and not (run_a / "checkpoints" / "checkpoint-3").exists()
-    assert elapsed < TIME_LIMIT_S
 
 
 def test_accelerate_launch_two_cpu_processes(tmp_path, env):
@@ -195,7 +193,7 @@ def test_accelerate_launch_two_cpu_processes(tmp_path, env):
            str(SCRIPT), *ARGS, "stage.max_steps=1"]
     started = time.time()
     proc = subprocess.run(cmd, cwd=cwd, env={**env, "SIF_TEST_PROBE_DIR": str(probe_dir)}, capture_output=True,
-                          text=True, timeout=170)
+                          text=True, timeout=900)
     assert proc.returncode == 0, f"accelerate launch failed ({proc.returncode}):\n{proc.stderr[-8000:]}"
     print(f"accelerate launch x{NPROC} on CPU (gloo), 1 step: {time.time() - started:.1f} s")
     folders = run_folders(cwd)

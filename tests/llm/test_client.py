@@ -61,80 +61,81 @@ def test_gives_up_after_max_retries(llm_cfg):
     assert client.stats.errors == {"http_500": 3} and client.stats.failures == 1
 
 
-@pytest.mark.parametrize("fault, wait", [("429:0.4", 0.4), ("503:0.3", 0.3), ("429", 0.1)])
+# No test here asserts on wall-clock time (CI runs on a busy machine): waits are checked through the client's
+# own record of its backoff sleeps, and concurrency through the order and overlap of the server's requests.
+@pytest.mark.parametrize("fault, wait", [("429:0.4", 0.4), ("503:0.3", 0.3)])
 def test_retry_after_is_honoured(llm_cfg, fault, wait):
     with FakeOpenAIServer(echo, faults=[fault]) as server:
         client = LLMClient(llm_cfg(server, backoff_base_s=0.0, backoff_max_s=0.0))
         assert client.complete(user("a")) == "echo:a"
-        gap = server.arrivals[1] - server.arrivals[0]
-    assert wait - 0.02 <= gap < wait + 0.5, gap
+        assert len(server.requests) == 2
+    assert client.backoff_sleeps == [pytest.approx(wait)]
+
+
+def test_without_retry_after_the_backoff_is_used(llm_cfg):
+    with FakeOpenAIServer(echo, faults=["500"]) as server:  # no Retry-After header
+        client = LLMClient(llm_cfg(server, backoff_base_s=0.05, backoff_max_s=0.05))
+        assert client.complete(user("a")) == "echo:a"
+    assert len(client.backoff_sleeps) == 1 and 0.0 <= client.backoff_sleeps[0] <= 0.05  # full jitter
 
 
 def test_retry_after_is_ignored_on_500(llm_cfg):
     with FakeOpenAIServer(echo, faults=["500:2.0"]) as server:
         client = LLMClient(llm_cfg(server, backoff_base_s=0.0, backoff_max_s=0.0))
-        start = time.monotonic()
-        client.complete(user("a"))
-    assert time.monotonic() - start < 1.0
+        assert client.complete(user("a")) == "echo:a"
+    assert client.backoff_sleeps == [0.0]  # the backoff (0 here), not the 2 s the 500 asked for
 
 
 def test_per_request_timeout_is_enforced(llm_cfg):
-    with FakeOpenAIServer(echo, faults=["timeout:3.0"]) as server:
+    with FakeOpenAIServer(echo, faults=["timeout:3.0"]) as server:  # the server would answer after 3 s
         client = LLMClient(llm_cfg(server, timeout_s=0.3, max_retries=0))
-        start = time.monotonic()
         with pytest.raises(LLMError) as err:
             client.complete(user("a"))
-    assert err.value.reason == "timeout" and time.monotonic() - start < 1.2
+    assert err.value.reason == "timeout" and client.stats.errors == {"timeout": 1}
 
 
 def test_budget_cuts_a_hanging_request_short(llm_cfg):
     with FakeOpenAIServer(echo, faults=["timeout:5.0"] * 10) as server:
         client = LLMClient(llm_cfg(server, timeout_s=30.0, budget_s=0.5, max_retries=5))
-        start = time.monotonic()
         results = client.complete_many([user("a"), user("b")])
-    assert time.monotonic() - start < 1.5
+    # a 30 s request timeout, yet both end as "budget": the budget, not the timeout, cut them
     assert all(isinstance(r, LLMError) and r.reason == "budget" for r in results)
+    assert client.backoff_sleeps == []
 
 
 def test_spent_budget_fails_fast_without_a_request(llm_cfg):
     with FakeOpenAIServer(echo) as server:
         client = LLMClient(llm_cfg(server, budget_s=0.0))
-        start = time.monotonic()
         results = client.complete_many([user(str(i)) for i in range(20)])
         assert server.requests == []
-    assert time.monotonic() - start < 1.0
     assert [r.reason for r in results] == ["budget"] * 20  # type: ignore[union-attr]
-    assert client.stats.errors == {"budget": 20}
+    assert client.stats.errors == {"budget": 20} and client.backoff_sleeps == []
 
 
 def test_backoff_that_would_overrun_the_budget_fails_fast(llm_cfg):
     with FakeOpenAIServer(echo, faults=["429:30"]) as server:
         client = LLMClient(llm_cfg(server, budget_s=2.0))
-        start = time.monotonic()
         with pytest.raises(LLMError) as err:
             client.complete(user("a"))
-    assert err.value.reason == "budget" and time.monotonic() - start < 1.0
+        assert len(server.requests) == 1
+    assert err.value.reason == "budget" and client.backoff_sleeps == []  # it never started the 30 s wait
 
 
 def test_concurrency_is_bounded_and_order_kept(llm_cfg):
     with FakeOpenAIServer(echo, delay_s=0.1) as server:
         client = LLMClient(llm_cfg(server, max_concurrency=4))
-        start = time.monotonic()
         results = client.complete_many([user(str(i)) for i in range(16)])
-        elapsed = time.monotonic() - start
     assert results == [f"echo:{i}" for i in range(16)]
     assert server.max_in_flight == 4
-    assert 0.35 < elapsed < 2.0  # 4 waves of 0.1 s
 
 
 def test_backoff_sleep_does_not_hold_a_concurrency_slot(llm_cfg):
     with FakeOpenAIServer(echo, faults=["429:1.0"]) as server:
         client = LLMClient(llm_cfg(server, max_concurrency=1))
-        start = time.monotonic()
         results = client.complete_many([user("a"), user("b")])
-        second_arrival = sorted(server.arrivals)[1] - start
+        order = [body["messages"][-1]["content"] for body in server.requests]
     assert results == ["echo:a", "echo:b"]
-    assert second_arrival < 0.8  # "b" went out while "a" waited out its Retry-After
+    assert order == ["a", "b", "a"]  # "b" went out while "a" waited out its Retry-After
 
 
 def test_params_and_overrides_reach_the_server(llm_cfg):

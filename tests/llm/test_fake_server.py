@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -70,9 +69,8 @@ def test_drop_closes_without_response_and_timeout_and_slow_delay():
             post(server, BODY)
         with pytest.raises((TimeoutError, urllib.error.URLError)):
             post(server, BODY, timeout=0.2)
-        start = time.monotonic()
-        assert post(server, BODY)[0] == 200
-        assert time.monotonic() - start >= 0.28
+        assert post(server, BODY)[0] == 200  # after the slow fault's delay
+        assert server.faults_left == 0 and len(server.requests) == 3
 
 
 def test_unknown_fault_is_refused_when_scripting():
@@ -94,10 +92,7 @@ def test_responder_errors_become_500():
 
 def test_64_parallel_requests_are_served_concurrently():
     with FakeOpenAIServer(delay_s=0.2) as server:
-        start = time.monotonic()
         with ThreadPoolExecutor(64) as pool:
             statuses = [r[0] for r in pool.map(lambda _: post(server, BODY), range(64))]
-        elapsed = time.monotonic() - start
     assert statuses == [200] * 64 and server.served == 64
-    assert elapsed < 1.5, elapsed
-    assert server.max_in_flight >= 32
+    assert server.max_in_flight >= 32  # overlapping requests, counted by the server

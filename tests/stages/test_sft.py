@@ -58,7 +58,6 @@ def test_sft_30_steps_on_cpu_loss_falls(tmp_path, env):
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     print(f"sft 30 steps: {elapsed:.1f} s wall; loss first5 {first:.4f} -> last5 {last:.4f}; "
           f"eval_loss {summary['eval_loss']:.4f}; {summary['tokens_per_s']} tokens/s")
-    assert elapsed < 120
     assert len(losses) == 30 and last < first
     assert summary["global_step"] == 30 and summary["samples_skipped"] == 0
     assert summary["samples_train"] + summary["samples_eval"] == summary["samples_used"] == 200

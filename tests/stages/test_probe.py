@@ -1,0 +1,41 @@
+"""The grounding probe (issue 14), end to end through launch.py: the default tiny model (interleaved M-RoPE + the
+vision tower's position code) learns where the one object of a scene is; the same probe on blank pictures
+stays at the mean-box prior, so the first test would fail for a model that does not look."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_launch
+
+
+def _probe(tmp_path, *extra: str) -> dict:
+    run_launch(["experiment=grounding_probe", "seed=0", f"paths.output_root={tmp_path}",
+                f"paths.cache_dir={tmp_path / 'cache'}", "run_name=probe", *extra], cwd=tmp_path, timeout=900)
+    run = tmp_path / "probe"
+    assert (run / "DONE").exists() and (run / "probe.png").is_file()
+    assert len((run / "predictions.jsonl").read_text().splitlines()) == 200
+    return json.loads((run / "probe.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.first
+def test_probe_learns_both_axes(tmp_path):
+    result = _probe(tmp_path)
+    m, prior = result["metrics"], result["mean_box_prior"]
+    assert m["parsed"] >= 0.95
+    assert m["r2_x"] >= 0.8 and m["r2_y"] >= 0.8, m
+    assert m["acc_at_iou"] >= 0.25, m
+    assert m["acc_at_iou"] >= prior["acc_at_iou"] + 0.2 and m["mean_iou"] >= 3 * prior["mean_iou"], (m, prior)
+
+
+@pytest.mark.slow
+@pytest.mark.first
+def test_probe_on_blank_pictures_stays_at_the_prior(tmp_path):
+    result = _probe(tmp_path, "stage.image_inputs=blank")
+    m, prior = result["metrics"], result["mean_box_prior"]
+    assert m["r2_x"] <= 0.1 and m["r2_y"] <= 0.1, m
+    assert m["acc_at_iou"] <= prior["acc_at_iou"] + 0.05, (m, prior)
+    assert m["mean_iou"] <= prior["mean_iou"] + 0.05, (m, prior)
