@@ -36,6 +36,9 @@ def task_overrides() -> list[str]:
 
 def run(cfg: DictConfig, run_dir: Path | None = None) -> dict:
     """Run the stage named by `cfg.stage.name` in `run_dir` (default: Hydra's output folder)."""
+    from sif.config.choices import check_choices
+
+    check_choices(cfg)  # a misspelled closed choice fails here, naming the key, before any work
     stage_cls = STAGES.get(str(cfg.stage.name))  # fails early, listing known stages
     run_dir = (run_dir or run_dir_of(cfg)).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

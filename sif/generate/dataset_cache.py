@@ -32,6 +32,9 @@ def samples_path(cfg: DictConfig, split: str = "train") -> Path:
             sibling = path.parent.parent / "eval" / "samples.jsonl"
             if path.parent.name == "train" and sibling.exists():
                 return sibling
+            # never score the training file as if it were held out (it silently did before)
+            raise ValueError(f"dataset.path={str(cfg.dataset.path)!r} has no held-out split beside it (looked for "
+                             f"{sibling}); evaluate a file explicitly with benchmark.path=<samples.jsonl>")
         return path
     if cfg.dataset.source != "synth":
         raise ValueError(f"dataset={cfg.dataset.name} needs dataset.path=... (a samples.jsonl from stage=generate)")

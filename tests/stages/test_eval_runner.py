@@ -122,7 +122,7 @@ def test_an_unreadable_picture_fails_its_item_not_the_run(cfg, answers, tmp_path
     copy = tmp_path / "split"
     shutil.copytree(split, copy)
     local = compose(["stage=eval", f"dataset.eval_samples={N}", f"paths.cache_dir={shared_cache}",
-                     "stage.html=false", f"dataset.path={copy / 'samples.jsonl'}"])
+                     "stage.html=false", f"benchmark.path={copy / 'samples.jsonl'}"])
     victim = benchmark_for(local, shared_cache).load()[1]
     data = Path(victim.image).read_bytes()
     Path(victim.image).write_bytes(data[: len(data) // 2])

@@ -1,0 +1,50 @@
+"""Config values with a closed set of choices, checked together when a run starts, before any work.
+
+Types are checked by the structured schemas while Hydra composes; a string with a closed set of meanings is
+not, and a misspelled one must never fall back to a default (eval once read any image_inputs but "rgb" as
+"with depth"). `check_choices` names the key, the value and the choices. Names resolved through a registry
+(stage, benchmark, dataset source, reward, curriculum, depth provider, teacher, judge) already fail there,
+listing the registered names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from sif.views import IMAGE_INPUTS
+
+CLOSED_CHOICES: dict[str, tuple[str, ...]] = {
+    "stage.image_inputs": IMAGE_INPUTS,
+    "backend.image_inputs": IMAGE_INPUTS,
+    "backend.name": ("hf", "vllm", "openai"),
+    "rollout.name": ("hf", "hf_fast", "vllm_colocate", "vllm_server"),
+    "model.dtype": ("auto", "float32", "bfloat16", "float16"),
+    "model.vision_attention": ("batched", "library"),
+    "model.tiny.mrope_layout": ("chunked", "interleaved"),
+    "model.tiny.vision_position": ("none", "sincos2d"),
+    "reward.answer_scorer": ("rule", "judge"),
+    "curriculum.order_by": ("none", "chain_length", "num_objects"),
+    "logger.name": ("none", "tensorboard", "wandb"),
+    "logger.wandb_mode": ("offline", "online", "disabled"),
+    "deepspeed.name": ("none", "zero2", "zero3"),
+    "dataset.split": ("train", "eval"),
+    "depth.size": ("small", "base", "large"),
+    "depth.preprocess": ("pipeline", "gpu", "auto"),
+}
+
+
+class ChoiceError(ValueError):
+    """A closed-choice config value is not one of its choices."""
+
+
+def check_choices(cfg: Any) -> None:
+    """Raise ChoiceError listing every closed-choice key whose value is not one of its choices."""
+    problems = []
+    for key, allowed in CLOSED_CHOICES.items():
+        value = OmegaConf.select(cfg, key, default=None) if isinstance(cfg, DictConfig) else None
+        if value is not None and str(value) not in allowed:
+            problems.append(f"{key}={value!r} is not one of {list(allowed)}")
+    if problems:
+        raise ChoiceError("; ".join(problems))
