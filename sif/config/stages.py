@@ -71,6 +71,8 @@ class ProbeStageConfig(TrainStageConfig):
     per_device_train_batch_size: int = 16
     save_steps: int = 500
     image_inputs: str = "rgb"  # rgb | blank (the blind control)
+    image_width: Optional[int] = None  # scene size; None: the dataset group's
+    image_height: Optional[int] = None
     min_objects: int = 1  # objects per scene: 1 asks for position alone; more asks to bind the name too
     max_objects: int = 1
     question_first: bool = False  # the question before the picture in the user turn
@@ -144,11 +146,13 @@ class PipelineStageConfig(StageConfig):
     `stage.sft={max_steps: 2000, learning_rate: 3e-4}` or `+stage.grpo.beta=0.0`."""
 
     name: str = "pipeline"
-    # generate | sft | grpo | blind (the blind-control arm: the training steps again on blank pictures) | eval
+    # generate | probe (grounding warm-up) | sft | grpo | blind (the blind-control arm: the training steps again
+    # on blank pictures) | eval
     steps: list[str] = field(default_factory=lambda: ["generate", "sft", "grpo", "eval"])
     sft_max_steps: int = 30
     grpo_max_steps: int = 10
     generate: dict[str, Any] = field(default_factory=dict)
+    probe: dict[str, Any] = field(default_factory=dict)
     sft: dict[str, Any] = field(default_factory=dict)
     grpo: dict[str, Any] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)

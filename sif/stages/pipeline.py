@@ -41,15 +41,17 @@ def sub_config(cfg: DictConfig, name: str, overrides: dict, dataset_path: str | 
     return sub
 
 
-TRAIN_STEPS = ("sft", "grpo")
-KNOWN_STEPS = ("generate", "sft", "grpo", "blind", "eval")
+TRAIN_STEPS = ("probe", "sft", "grpo")  # each starts from the checkpoint of the one before it
+KNOWN_STEPS = ("generate", "probe", "sft", "grpo", "blind", "eval")
 
 
 @STAGES.register("pipeline")
 class PipelineStage(Stage):
-    """The steps in order; `blind` is the blind-control arm (issue 14): the training steps of the list (sft,
-    grpo) run again with every picture blank (`image_inputs=blank`, sif.views) into blind/<step>/, and that
-    arm's eval; the main `eval` (which must come after it) then shows its numbers among the controls."""
+    """The steps in order. `probe` is the grounding warm-up (sif/stages/probe.py: "Where is the <object>?" ->
+    its box), whose checkpoint the next training step starts from, as the paper starts from a VLM that can
+    already ground. `blind` is the blind-control arm (issue 14): the training steps of the list (probe, sft,
+    grpo) run again with every picture blank (`image_inputs=blank`, sif.views) into blind/<step>/, then that
+    arm's eval; the main `eval` (which must come after it) shows its numbers among the controls."""
 
     name = "pipeline"
 
@@ -107,8 +109,9 @@ class PipelineStage(Stage):
         for step in steps:
             opts: dict = dict(OmegaConf.to_container(st[step], resolve=True)) if st[step] else {}
             opts.update(extra or {})
-            if step in TRAIN_STEPS:
+            if step in ("sft", "grpo"):
                 opts.setdefault("max_steps", int(st.sft_max_steps if step == "sft" else st.grpo_max_steps))
+            if step in TRAIN_STEPS:
                 if checkpoint:
                     opts.setdefault("init_from", checkpoint)
                 if blank:

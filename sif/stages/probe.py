@@ -60,7 +60,8 @@ class ProbeStage(Stage):
         view = view_of(st.image_inputs)
         if view.with_depth and not view.blank:
             raise ValueError(f"stage.image_inputs={st.image_inputs!r}: the probe shows one picture (rgb | blank)")
-        task = ProbeTask(width=int(cfg.dataset.image_width), height=int(cfg.dataset.image_height),
+        task = ProbeTask(width=int(st.image_width or cfg.dataset.image_width),
+                         height=int(st.image_height or cfg.dataset.image_height),
                          min_objects=int(st.min_objects), max_objects=int(st.max_objects), seed=int(cfg.seed),
                          blank=view.blank, question_first=bool(st.question_first))
         configure_logger_env(cfg.logger, run_dir)

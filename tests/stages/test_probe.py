@@ -1,6 +1,12 @@
-"""The grounding probe (issue 14), end to end through launch.py: the default tiny model (interleaved M-RoPE + the
-vision tower's position code) learns where the one object of a scene is; the same probe on blank pictures
-stays at the mean-box prior, so the first test would fail for a model that does not look."""
+"""The grounding probe (issue 14), end to end through launch.py: CI's test that a model trained by SIF LOOKS.
+
+The tiny model with its position channel (interleaved M-RoPE + the vision tower's sincos code) learns where
+the one object of a scene is; the same probe on blank pictures stays at the mean-box prior, so the first test
+fails for a model that does not look. Measured with this exact command (seed 42, one thread, 2026-12-06):
+R^2 0.959 (x) / 0.920 (y), mean IoU 0.426, Acc@0.5 0.38 against the prior's 0.028 / 0.015, in 4.5 minutes
+(benchmarks/results/issue14/probe_launch_seed42.json); the thresholds below leave room for another machine's
+arithmetic. With the stock layout (model.tiny.mrope_layout=chunked model.tiny.vision_position=none) x stays at
+R^2 < 0 (docs/RESULTS.md), so the first test also fails without the position channel."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from tests.conftest import run_launch
 
 
 def _probe(tmp_path, *extra: str) -> dict:
-    run_launch(["experiment=grounding_probe", "seed=0", f"paths.output_root={tmp_path}",
+    run_launch(["experiment=grounding_probe", "seed=42", f"paths.output_root={tmp_path}",
                 f"paths.cache_dir={tmp_path / 'cache'}", "run_name=probe", *extra], cwd=tmp_path, timeout=900)
     run = tmp_path / "probe"
     assert (run / "DONE").exists() and (run / "probe.png").is_file()
