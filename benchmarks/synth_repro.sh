@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The synthetic reproduction (issue 8): generate -> sft -> eval (the SFT-only arm), then grpo from that SFT
 # checkpoint -> eval (the GRPO-SIF arm), all on the same held-out scenes. Sizes come from the environment
-# so one script serves the GPU run and a CPU smoke run:
+# so one script serves the GPU run and a CPU smoke run. STEPS picks the SFT arm's pipeline: by default it
+# includes the blind-control arm (the same SFT on blank pictures, issue 14) and a grounding warm-up is one
+# more step: STEPS='[generate,probe,sft,blind,eval]'.
 #   N_TRAIN=8000 N_EVAL=500 SFT_STEPS=1500 GRPO_STEPS=40 bash benchmarks/synth_repro.sh outputs/repro
 # Then: python benchmarks/synth_repro_report.py outputs/repro  (writes the table and curves)
 set -euo pipefail
@@ -16,7 +18,7 @@ PY=${PY:-python}
 common=("dataset.num_samples=$N_TRAIN" "dataset.eval_samples=$N_EVAL" "seed=$SEED"
         "paths.output_root=$OUT_DIR" "backend.batch_size=$EVAL_BATCH")
 t0=$(date +%s)
-$PY launch.py experiment=synth_repro "${common[@]}" run_name=sft_arm 'stage.steps=[generate,sft,eval]' "stage.sft_max_steps=$SFT_STEPS" \
+$PY launch.py experiment=synth_repro "${common[@]}" run_name=sft_arm "stage.steps=${STEPS:-[generate,sft,blind,eval]}" "stage.sft_max_steps=$SFT_STEPS" \
   "+stage.generate.num_workers=$WORKERS" "+stage.sft.learning_rate=$SFT_LR" "+stage.sft.per_device_train_batch_size=$SFT_BATCH" \
   +stage.sft.warmup_ratio=0.05 +stage.sft.save_steps=500 +stage.sft.eval_steps=500 \
   "+stage.sft.dataloader_num_workers=${SFT_WORKERS:-0}" $EXTRA

@@ -2,9 +2,10 @@
 
     python benchmarks/synth_repro_report.py outputs/repro --md docs/RESULTS_table.md --figs docs/figures
 
-Arms: every eval run found (sft_arm/eval = SFT only, grpo_arm_eval = GRPO-SIF, and any others), plus two
-reference rows computed on the same held-out questions: chance (uniform over a question's options, or over
-the answers its category takes in training for open questions) and the majority answer of training.
+Arms: every eval run found (sft_arm/eval = SFT only, grpo_arm_eval = GRPO-SIF, any others, and a blind arm
+trained on blank pictures when present: sft_arm/blind/eval), plus the image-blind control rows computed on the
+same held-out questions (sif.eval.baselines): chance, the question-only prior, the majority answer, and the
+per-category constant-box prior for the box columns. A model that looks must beat all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sif.eval.baselines import baselines
+from sif.eval.baselines import baselines, constant_box_prior
 
 CATEGORIES = ["relative_depth", "left_right", "counting", "attribute"]
 
@@ -80,8 +81,12 @@ def main() -> None:
     args = ap.parse_args()
     root = args.root
     gen = root / "sft_arm" / "generate"
-    rows = baselines(read_jsonl(gen / "train" / "samples.jsonl"), read_jsonl(gen / "eval" / "samples.jsonl"))
-    arms = {"SFT only": root / "sft_arm" / "eval", "SFT + GRPO-SIF": root / "grpo_arm_eval"}
+    train, held_out = read_jsonl(gen / "train" / "samples.jsonl"), read_jsonl(gen / "eval" / "samples.jsonl")
+    rows = baselines(train, held_out)
+    box = constant_box_prior(train, held_out)
+    rows["constant-box prior"] = {"acc_at_iou": box["acc_at_iou"]["overall"], "mean_iou": box["mean_iou"]["overall"]}
+    arms = {"SFT only": root / "sft_arm" / "eval", "SFT + GRPO-SIF": root / "grpo_arm_eval",
+            "blind control (SFT on blank pictures)": root / "sft_arm" / "blind" / "eval"}
     for folder in sorted(root.glob("grpo_*_eval")):  # the ablation arms of synth_repro_ablations.sh
         if folder.name != "grpo_arm_eval":
             arms["GRPO-SIF, " + folder.name[len("grpo_"):-len("_eval")].replace("_", " ")] = folder
