@@ -422,21 +422,28 @@ def extract_areas(text: object, paper_compat: bool = False) -> list[list[Box]]:
 def paper_area_content(text: object, key: str = "bbox_2d") -> list[list[Any]]:
     """The original's extract_area_content / extract_depth_content (spec 3.6), for paper-mode rewards.
 
-    Every <area>...</area> of the WHOLE text (not just <think>), json.loads'ed: a list gives item[key] for
-    the items holding key, a dict gives [dict[key]], anything else []; any failure gives [[]]. Values
-    are raw JSON (unvalidated), as the original's rewards saw them. Bounded by MAX_CHAIN_CHARS/MAX_AREAS."""
+    Every <area>...</area> of the WHOLE text (not just <think>), json.loads'ed, then read with the original's
+    loose tests on untyped JSON: a list gives item[key] for each item where `key in item` holds (a dict
+    with the key; a string CONTAINING it, whose indexing then fails); a dict gives [dict[key]] when it has
+    the key, else []; a string gives [] unless it contains the key. Wherever the original raised (invalid
+    JSON, `key in 5` / `in None` / `in true`, indexing a string or list) the values read so far are kept and
+    [] is appended: `[{"bbox_2d": B}, 5]` -> [B, []], a broken or scalar area -> [[]]. Values are raw JSON
+    (numbers as strings stay strings), as the original's rewards saw them. Bounded by MAX_CHAIN_CHARS /
+    MAX_AREAS (the original read everything)."""
     if not isinstance(text, str):
         return []
     out: list[list[Any]] = []
     for raw in _blocks(text[:MAX_CHAIN_CHARS], "<area>", "</area>", MAX_AREAS)[0]:
+        values: list[Any] = []
         try:
             data = json.loads(raw)
             if isinstance(data, list):
-                out.append([item[key] for item in data if key in item])
-            elif isinstance(data, dict):
-                out.append([data[key]])
-            else:
-                out.append([])
-        except Exception:  # noqa: BLE001 - the original caught everything here
-            out.append([[]])
+                for item in data:
+                    if key in item:
+                        values.append(item[key])
+            elif key in data:
+                values.append(data[key])
+        except Exception:  # noqa: BLE001 - the original caught everything here, keeping what it had read
+            values.append([])
+        out.append(values)
     return out

@@ -248,7 +248,11 @@ def test_paper_area_content():
             '<think><area>[{"bbox_2d":[0.1,0.2,0.3,0.4],"depth":0.1}]</area></think>')
     assert paper_area_content(text) == [[[0, 0, 1, 1]], [[1, 2, 3, 4]], [[]], [[]], [],
                                         [[0.1, 0.2, 0.3, 0.4]]]
-    assert paper_area_content(text, "depth") == [[0.5], [[]], [[]], [[]], [], [0.1]]  # dict without key
+    assert paper_area_content(text, "depth") == [[0.5], [], [[]], [[]], [], [0.1]]  # a dict without the key: []
+    # what the original kept when it raised part-way, and scalars (issue 15, checked against the port)
+    partly = '<area>[{"bbox_2d":[0.2,0.3,0.5,0.7],"depth":0.5}, 5]</area><area>5</area><area>null</area><area>true</area>'
+    assert paper_area_content(partly) == [[[0.2, 0.3, 0.5, 0.7], []], [[]], [[]], [[]]]
+    assert paper_area_content(partly, "depth") == [[0.5, []], [[]], [[]], [[]]]
     assert paper_area_content(None) == []
 
 

@@ -6,8 +6,10 @@ pair IoU by max(|P|, |G|), paper mode by min(|P|, |G|), bug 19).
 Which boxes (spec §3.6 (3)):
 * fixed: the areas inside <think> as `sif.chain.parse_chain` reads them; the last area's boxes. A last
   area that is not a well-formed JSON list of foci, or a sample without ground-truth boxes, gives 0.
-* paper_compat: the original's `extract_area_content` over the whole text (`sif.chain.paper_area_content`);
-  any malformed box where the original raised (e.g. the `[[]]` of a broken area) gives 0.
+* paper_compat: the original's `extract_area_content` over the whole text (`sif.chain.paper_area_content`),
+  scored with the original's arithmetic on the raw values (`sif.rewards.paper_geometry`: numbers written as
+  strings count, `float()` and shapely as the original); where the original raised, its handler's value:
+  0, except that a start area that raises leaves box_iou_progress at the end IoU (it was assigned first).
 
 `box_iou_progress`, paper rule: r = end + max(0, end - st), end = HIoU(last area), st = HIoU of the first
 area whose box list is not exactly [[0,0,1,1]] (default: the full image). The bonus is largest when the
@@ -36,7 +38,7 @@ from sif.rewards.suite import RewardCall, RewardSuite, register_reward
 Box = tuple[float, float, float, float]
 FULL_IMAGE: Box = (0.0, 0.0, 1.0, 1.0)
 PROGRESS_MIN_END = 0.5
-PaperScores = tuple[float, Optional[float]]  # (end, st); st None where the original raised on the start
+PaperScores = tuple[float, float]  # (box_iou, box_iou_progress) of the original's code
 
 
 def gt_boxes(value: Any) -> list[Box]:
@@ -49,18 +51,6 @@ def gt_boxes(value: Any) -> list[Box]:
             if box_problem(b) is None:
                 out.append(tuple(float(v) for v in b))  # type: ignore[arg-type]
     return out
-
-
-def _raw_box(b: Any) -> Box:
-    """A box as the original's code would have used it: 4 numbers (bools count), else ValueError."""
-    if not isinstance(b, (list, tuple)) or len(b) != 4:
-        raise ValueError("not 4 coordinates")
-    if not all(isinstance(v, (int, float)) for v in b):
-        raise ValueError("not numbers")
-    out = tuple(float(v) for v in b)
-    if not all(math.isfinite(v) for v in out):
-        raise ValueError("non-finite")
-    return out  # type: ignore[return-value]
 
 
 def hiou(pred: Sequence[Box], gt: Sequence[Box], paper_compat: bool) -> float:
@@ -83,27 +73,38 @@ def paper_areas(suite: RewardSuite, text: str, key: str) -> list[list[Any]]:
     return suite.memo(("paper_areas", key, text), lambda: paper_area_content(text, key))
 
 
-def paper_box_scores(suite: RewardSuite, text: str, gt: list[Box]) -> Optional[PaperScores]:
-    """(end, st) as the original computed them: None where it raised on the last area or `last` was
-    empty; st None where it raised on the start area (box_iou_progress then gives 0, box_iou does not
-    look at the start)."""
+def paper_box_scores(suite: RewardSuite, text: str, gt: list[Box]) -> PaperScores:
+    """(box_iou, box_iou_progress) exactly as the original's iou_reward / iou_reward_modify computed them
+    (sif.rewards.paper_geometry on the raw area values); non-finite results are 0."""
     return suite.memo(("paper_box", text, tuple(gt)),
                       lambda: _paper_box_scores(paper_areas(suite, text, "bbox_2d"), gt))
 
 
-def _paper_box_scores(areas: list[list[Any]], gt: list[Box]) -> Optional[PaperScores]:
-    if not areas or not areas[-1]:
-        return None
-    try:
-        end = hiou([_raw_box(b) for b in areas[-1]], gt, True)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    start = next((a for a in areas if not _is_full(a)), [list(FULL_IMAGE)])
-    try:
-        st: Optional[float] = hiou([_raw_box(b) for b in start], gt, True)
-    except (ValueError, TypeError, OverflowError):
-        st = None
-    return end, st
+def _paper_box_scores(areas: list[list[Any]], gt: list[Box]) -> PaperScores:
+    from sif.rewards.paper_geometry import finite_or_zero, hiou as paper_hiou
+
+    gt_lists = [list(b) for b in gt]
+    plain = 0.0
+    try:  # iou_reward: HIoU of the last area; any exception -> 0
+        if areas[-1]:
+            plain = paper_hiou(areas[-1], gt_lists)
+    except Exception:  # noqa: BLE001 - the original's handler
+        plain = 0.0
+    progress = 0.0
+    try:  # iou_reward_modify: the reward is the end IoU BEFORE the start IoU is computed
+        start: list[Any] = [[0, 0, 1, 1]]
+        for area in areas:
+            if not _is_full(area):
+                start = area
+                break
+        if areas[-1]:
+            end = paper_hiou(areas[-1], gt_lists)
+            progress = end
+            st = paper_hiou(start, gt_lists)
+            progress = progress + (end - st if end >= st else 0.0)
+    except Exception:  # noqa: BLE001 - keeps whatever was assigned, as the original did
+        pass
+    return finite_or_zero(plain), finite_or_zero(progress)
 
 
 def fixed_end(suite: RewardSuite, text: str, gt: list[Box]) -> Optional[float]:
@@ -132,8 +133,7 @@ def box_iou_reward(suite: RewardSuite, call: RewardCall) -> list[float]:
         gt = gt_boxes(call.cols.get("gt_boxes", i))
         try:
             if suite.paper_compat:
-                scores = paper_box_scores(suite, text, gt)
-                out.append(0.0 if scores is None else scores[0])
+                out.append(paper_box_scores(suite, text, gt)[0])
             else:
                 end = fixed_end(suite, text, gt)
                 out.append(0.0 if end is None else end)
@@ -152,11 +152,7 @@ def box_iou_progress_reward(suite: RewardSuite, call: RewardCall) -> list[float]
         gt = gt_boxes(call.cols.get("gt_boxes", i))
         try:
             if suite.paper_compat:
-                scores = paper_box_scores(suite, text, gt)
-                if scores is None or scores[1] is None:
-                    out.append(0.0)
-                else:
-                    out.append(progress_value(scores[0], scores[1], 0.0, True))
+                out.append(paper_box_scores(suite, text, gt)[1])
                 continue
             end = fixed_end(suite, text, gt)
             if end is None:

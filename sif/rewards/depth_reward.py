@@ -62,20 +62,27 @@ def paper_share(suite: RewardSuite, text: str, dmap: Any) -> float:
         return 0.0
     tol = suite.settings.depth_tolerance
     score = 0.0
-    for i, area_depths in enumerate(depths):
-        for j, p in enumerate(area_depths):
+    for i, area_boxes in enumerate(boxes):  # the original's loop: box j of area i with depth j of area i
+        for j, box in enumerate(area_boxes):
             try:
-                box = boxes[i][j]
                 if not isinstance(box, (list, tuple)) or not all(isinstance(v, (int, float)) for v in box):
-                    continue
-                if not isinstance(p, (int, float)):  # bools pass, as in the original (True == 1)
-                    continue
-                m = dmap.box_mean(box)
-                if abs(m - p) / m <= tol:
+                    continue  # where the original's `x1 * w` / math.floor raised (strings, lists, dicts, None)
+                m = paper_box_mean(dmap, box)
+                p = depths[i][j]
+                if abs(m - p) / m <= tol:  # bools count as numbers, as in the original (True == 1)
                     score += 1.0 / n
             except (ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError):
                 continue
-    return score
+    return score if math.isfinite(score) else 0.0
+
+
+def paper_box_mean(dmap: Any, box: Any) -> float:
+    """The original's calculate_avg_depth: np.mean over the floor/ceil pixel window (not the integral image,
+    whose sums can differ in the last bit, which matters at the tolerance's edge)."""
+    import numpy as np
+
+    x1p, y1p, x2p, y2p = dmap.pixel_bounds(box)
+    return float(np.mean(dmap.array[y1p:y2p, x1p:x2p]))
 
 
 @register_reward("depth_consistency", lo=0.0, hi=1.0)

@@ -66,13 +66,14 @@ def test_progress_value_rule():
     assert progress_value(0.2, 0.5, 0.0, paper_compat=True) == 0.2
 
 
-def test_broken_areas_fixed_uses_last_area_paper_raises_to_zero():
+def test_broken_areas_fixed_uses_last_area_paper_keeps_the_end_iou():
     broken_mid = chain([[(FULL, 0.5)], "[{not json", [(G, 0.5)]])
     iou_f, prog_f = rewards(False, [broken_mid])
     iou_p, prog_p = rewards(True, [broken_mid])
     assert iou_f == [1.0] and prog_f == pytest.approx([1.96])
-    # paper: the broken area is [[]], the first "non-full" area -> HIoU([[]]) raises -> 0; box_iou only uses last
-    assert iou_p == [1.0] and prog_p == [0.0]
+    # paper: the broken area reads [[]] and is the first "non-full" area; HIoU([[]]) raises, but the original
+    # had already set reward = end IoU, and its handler keeps it (issue 15: not 0)
+    assert iou_p == [1.0] and prog_p == [1.0]
 
 
 @pytest.mark.parametrize("compat", [False, True])
