@@ -29,4 +29,5 @@ class BackendConfig(LLMClientConfig):
     seed: int = 0
     fast: bool = False  # hf: static cache + torch.compile (see rollout=hf_fast)
     image_inputs: str = "rgb+depth"  # rgb+depth | rgb (trained without the depth image) | blank (blind control: sif.views)
+    prompt: str = "sif"  # sif | paper (the original's inference wording: the RL sentence; sif/prompt.py)
     vllm_gpu_memory_utilization: float = 0.8

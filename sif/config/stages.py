@@ -45,6 +45,7 @@ class TrainStageConfig(StageConfig):
     fp16: bool = False
     dataloader_num_workers: int = 0
     image_inputs: str = "rgb+depth"  # rgb+depth | rgb | blank (the blind control: grey pictures; sif.views)
+    prompt: str = "sif"  # sif (one wording everywhere) | paper (the original's per-phase wording; sif/prompt.py)
     resume: str = "auto"  # auto | never | <checkpoint path>
     init_from: Optional[str] = None  # checkpoint to start from (e.g. the sft output); default: model group
 
@@ -93,6 +94,7 @@ class GRPOStageConfig(TrainStageConfig):
     max_completion_length: int = 640
     temperature: float = 1.0
     top_p: float = 1.0
+    top_k: int = 0  # 0 = off (TRL's default); the original sampled with transformers' default 50
     beta: float = 0.04
     epsilon: float = 0.2
     loss_type: str = "grpo"

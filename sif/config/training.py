@@ -8,7 +8,7 @@ from typing import Optional
 
 @dataclass
 class RewardConfig:
-    name: str = "offline"
+    name: str = "sif"  # sif (corrected, the default) | paper (the original, paper_compat) | offline (old name of sif)
     # reward name -> weight; names come from sif.rewards' registry. Order is kept.
     weights: dict[str, float] = field(
         default_factory=lambda: {

@@ -82,6 +82,18 @@ class DepthMap:
         """The float32 map (read-only)."""
         return self._array
 
+    @property
+    def original_array(self) -> np.ndarray:
+        """The map as the original's depth reward read it back from the colour PNG: 1 - level / 255 of the
+        8-bit level it was drawn with (`depth_to_levels`; its KD-tree colour inversion recovers exactly that
+        level from our palette PNGs). Computed once; paper mode's depth reward uses it."""
+        cached = getattr(self, "_original", None)
+        if cached is None:
+            cached = (1.0 - depth_to_levels(self._array).astype(np.float32) / 255.0).astype(np.float32)
+            cached.setflags(write=False)
+            self._original = cached
+        return cached
+
     def pixel_bounds(self, box: Sequence[float]) -> tuple[int, int, int, int]:
         """(x1p, y1p, x2p, y2p) exactly as the original calculate_avg_depth; ValueError when empty."""
         try:

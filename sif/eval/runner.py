@@ -94,6 +94,15 @@ def _entries(items: list[EvalItem], records: dict[str, dict]) -> list[Any]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    """What every request of this eval shows and says: the pictures (sif.views) and the prompt style."""
+
+    with_depth: bool
+    blank: bool
+    style: str
+
+
 def _generate_chunk(backend: Any, chunk: list, view: Any) -> tuple[list[str], dict[str, str]]:
     """Completions of a chunk and the errors by item id. A picture that cannot be read (missing, truncated,
     not an image) fails only its own item - recorded like a failed request, retried by the next run - instead
@@ -102,14 +111,14 @@ def _generate_chunk(backend: Any, chunk: list, view: Any) -> tuple[list[str], di
     from sif.data.images import ImageProblem
 
     try:
-        texts = backend.generate([request_for(it, view.with_depth, view.blank) for it in chunk])
+        texts = backend.generate([request_for(it, view.with_depth, view.blank, view.style) for it in chunk])
         return texts, dict(backend.errors)
     except ImageProblem:
         pass
     texts, failed = [], {}
     for it in chunk:
         try:
-            texts += backend.generate([request_for(it, view.with_depth, view.blank)])
+            texts += backend.generate([request_for(it, view.with_depth, view.blank, view.style)])
             failed.update(backend.errors)
         except ImageProblem as exc:
             texts.append("")
@@ -146,6 +155,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     from sif.views import view_of
 
     view = view_of(cfg.backend.get("image_inputs", "rgb+depth"), "backend.image_inputs")
+    view = _Request(view.with_depth, view.blank, str(cfg.backend.get("prompt", "sif")))
     started = time.time()
     try:
         if todo:

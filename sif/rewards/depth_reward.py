@@ -7,7 +7,8 @@ stated depth p. The map is the sample's `depth` column (a .npy path), loaded onc
   whole text; n = number of depth entries over all areas, where an area whose JSON fails counts 1; a
   pair scores when |m - p| / m <= tolerance (`reward.depth_tolerance`, 0.1); any error for a pair
   (malformed box, box with no pixel, m = 0 division, missing box for a depth) skips it (it still counts
-  in n). Depth entry j of an area is paired with box j of the same area.
+  in n). Depth entry j of an area is paired with box j of the same area. m is the np.mean over the
+  original's floor/ceil window of the map as the original read it back from the colour PNG (8-bit levels).
 * fixed (default): the foci inside <think> as `sif.chain.parse_chain` reads them. A pair scores when
   |m - p| <= max(tolerance * m, reward.depth_abs_floor): the absolute floor keeps near-camera regions
   (m close to 0, where 10 % is a hair) reachable and removes the m = 0 division. A box that is not
@@ -77,12 +78,12 @@ def paper_share(suite: RewardSuite, text: str, dmap: Any) -> float:
 
 
 def paper_box_mean(dmap: Any, box: Any) -> float:
-    """The original's calculate_avg_depth: np.mean over the floor/ceil pixel window (not the integral image,
-    whose sums can differ in the last bit, which matters at the tolerance's edge)."""
+    """The original's calculate_avg_depth: np.mean over the floor/ceil pixel window of the map as it read it
+    (`DepthMap.original_array`: the 8-bit level of the colour PNG), not the integral image of the exact map."""
     import numpy as np
 
     x1p, y1p, x2p, y2p = dmap.pixel_bounds(box)
-    return float(np.mean(dmap.array[y1p:y2p, x1p:x2p]))
+    return float(np.mean(dmap.original_array[y1p:y2p, x1p:x2p]))
 
 
 @register_reward("depth_consistency", lo=0.0, hi=1.0)

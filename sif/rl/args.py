@@ -75,6 +75,7 @@ def grpo_kwargs(stage: Any, cfg: DictConfig, run_dir: Path, reward_weights: Sequ
         max_completion_length=int(stage.max_completion_length),
         temperature=float(stage.temperature),
         top_p=float(stage.top_p),
+        top_k=int(_opt(stage, "top_k", 0)),
         num_iterations=int(stage.num_iterations),
         scale_rewards=_choice(str(stage.scale_rewards), SCALE_REWARDS, "stage.scale_rewards"),
         reward_weights=[float(w) for w in reward_weights],

@@ -32,6 +32,13 @@ REWARD_COLUMNS = ("id", "answer", "choices", "gt_boxes", "image", "depth", "ques
                   "num_objects", "chain")
 
 
+def build_messages_check(style: str, with_depth: bool) -> None:
+    """Fail before any work when the prompt style cannot take the pictures (the paper's RL prompt: RGB only)."""
+    from sif.prompt import build_messages
+
+    build_messages("q", None, with_depth=with_depth, style=style, phase="rl")
+
+
 def with_depth_images(image_inputs: str) -> bool:
     """Whether the prompt shows the depth picture (sif.views reads `image_inputs`; a typo fails there)."""
     from sif.views import view_of
@@ -91,12 +98,12 @@ def rows_dict(items: Sequence["CheckedSample"]) -> dict[str, list]:
 class GRPOTransform:
     """Row batch -> GRPO examples: prompt + images (sif.training's transform, no completion) + reward columns."""
 
-    def __init__(self, with_depth: bool, max_pixels: int, blank: bool = False) -> None:
+    def __init__(self, with_depth: bool, max_pixels: int, blank: bool = False, style: str = "sif") -> None:
         from sif.training.dataset import ExampleTransform
 
         passthrough = tuple(c for c in REWARD_COLUMNS if c != "num_objects")
         self.inner = ExampleTransform(with_depth=with_depth, completion=False, passthrough=passthrough,
-                                      max_pixels=max_pixels, blank=blank)
+                                      max_pixels=max_pixels, blank=blank, style=style, phase="rl")
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         out = self.inner(batch)
@@ -118,5 +125,7 @@ def build_rows(cfg: Any, stage: Any, curriculum: Any = None, samples_file: Optio
     report = check_samples(cfg, path, with_depth)
     items, ordered = curriculum_order(report.kept, curriculum, int(cfg.seed))
     ds = datasets.Dataset.from_dict(rows_dict(items))
-    ds.set_transform(GRPOTransform(with_depth, int(cfg.dataset.max_pixels), blank=view.blank))
+    style = str(getattr(stage, "prompt", "sif"))
+    build_messages_check(style, with_depth)
+    ds.set_transform(GRPOTransform(with_depth, int(cfg.dataset.max_pixels), blank=view.blank, style=style))
     return GRPORows(dataset=ds, items=items, report=report, samples_path=path, ordered=ordered)

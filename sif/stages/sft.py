@@ -49,7 +49,7 @@ class SFTStage(Stage):
 
             args.eval_strategy, args.do_eval = IntervalStrategy.NO, False
         transform = ExampleTransform(with_depth=with_depth, completion=True,
-                                     max_pixels=int(cfg.dataset.max_pixels), blank=view.blank)
+                                     max_pixels=int(cfg.dataset.max_pixels), blank=view.blank, style=str(st.prompt))
         train_ds = build_dataset(train_items, transform)
         eval_ds = build_dataset(eval_items, transform) if eval_items else None
         log.info("sft: %d train / %d eval samples (%d skipped) from %s, checked in %.1f s", len(train_items),
@@ -102,7 +102,8 @@ class SFTStage(Stage):
             max_pixels=int(cfg.dataset.max_pixels),
         )
         processor = load_processor(self._model_path(), cfg.model)
-        drop_too_long(report, TokenCounter(processor), lambda item: sft_example(item, with_depth), int(st.max_length))
+        drop_too_long(report, TokenCounter(processor), lambda item: sft_example(item, with_depth, str(st.prompt)),
+                      int(st.max_length))
         if self.ctx.is_main:
             report.write_rejections(self.ctx.path("skipped.jsonl"))
         report.raise_if_bad(bool(cfg.strict))

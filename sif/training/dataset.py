@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 JSON_COLUMNS = ("choices", "gt_boxes")
 
 
-def prompt_messages(question: str, choices: Optional[Sequence[str]], with_depth: bool) -> list[dict]:
-    """The user turn (THE prompt: sif.prompt.build_messages)."""
-    return build_messages(question, list(choices) if choices else None, with_depth=with_depth)
+def prompt_messages(question: str, choices: Optional[Sequence[str]], with_depth: bool, style: str = "sif",
+                    phase: str = "sft") -> list[dict]:
+    """The user turn (THE prompt: sif.prompt.build_messages; `style="paper"`: the original's for `phase`)."""
+    return build_messages(question, list(choices) if choices else None, with_depth=with_depth, style=style,
+                          phase=phase)
 
 
 def completion_messages(chain: str) -> list[dict]:
@@ -35,10 +37,10 @@ def completion_messages(chain: str) -> list[dict]:
     return [{"role": "assistant", "content": [{"type": "text", "text": chain}]}]
 
 
-def sft_example(item: CheckedSample, with_depth: bool) -> tuple[list[dict], list[dict]]:
+def sft_example(item: CheckedSample, with_depth: bool, style: str = "sif") -> tuple[list[dict], list[dict]]:
     """(prompt, completion) messages of one sample, as the transform builds them (for token counting)."""
     s = item.sample
-    return prompt_messages(s.question, s.choices, with_depth), completion_messages(s.chain or "")
+    return prompt_messages(s.question, s.choices, with_depth, style, "sft"), completion_messages(s.chain or "")
 
 
 def split_train_eval(items: Sequence[CheckedSample], eval_fraction: float,
@@ -84,6 +86,8 @@ class ExampleTransform:
     passthrough: tuple[str, ...] = ()
     max_pixels: int = DEFAULT_MAX_PIXELS
     blank: bool = False  # the blind control (sif.views): every picture mid-grey of its size
+    style: str = "sif"  # prompt wording (sif.prompt)
+    phase: str = "sft"  # sft | rl
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         n = len(batch["id"])
@@ -92,7 +96,8 @@ class ExampleTransform:
             out["completion"] = []
         for i in range(n):
             choices = json.loads(batch["choices"][i])
-            out["prompt"].append(prompt_messages(batch["question"][i], choices, self.with_depth))
+            out["prompt"].append(prompt_messages(batch["question"][i], choices, self.with_depth, self.style,
+                                                 self.phase))
             if self.completion:
                 out["completion"].append(completion_messages(batch["chain"][i]))
             pictures = load_pictures(batch["image"][i], batch["depth"][i] or None, self.with_depth, self.max_pixels)

@@ -4,8 +4,8 @@
 Written from the original's behaviour, statement for statement where it matters (the loose `in` tests on
 untyped JSON, the exception handlers that keep partial results, `float()` on coordinates in the pair IoU,
 shapely polygons with raw values in the global IoU, the reward assigned before the start IoU is computed).
-What is left out: printing, logging, the LLM judge, and reading the depth map from a colour PNG (the oracle
-takes the depth array itself, the one our reward reads from the .npy). Never imported by `sif`.
+What is left out: printing, logging and the LLM judge; the colour PNG is read with PIL instead of OpenCV (the
+channel order is handled). Never imported by `sif`.
 """
 
 from __future__ import annotations
@@ -126,6 +126,21 @@ def box_iou_progress(text: str, gt) -> float:
     return reward
 
 
+def load_depth_from_color(png_path) -> np.ndarray:
+    """The depth map back from its colour picture: the nearest Spectral_r palette colour (KD-tree) of each
+    pixel gives its level, depth = 1 - level / 255; a picture with equal channels is read as grey / 255."""
+    import matplotlib
+    from PIL import Image
+    from scipy.spatial import KDTree
+
+    rgb = np.asarray(Image.open(png_path).convert("RGB")).astype(np.int16)
+    if np.abs(rgb[..., 0] - rgb[..., 1]).max() <= 2 and np.abs(rgb[..., 1] - rgb[..., 2]).max() <= 2:
+        return rgb[..., 0].astype(np.float32) / 255.0
+    palette = (matplotlib.colormaps["Spectral_r"](np.arange(256) / 255.0)[:, :3] * 255).astype(np.uint8)
+    _, levels = KDTree(palette).query(rgb.reshape(-1, 3), k=1)
+    return 1.0 - levels.reshape(rgb.shape[:2]).astype(np.float32) / 255.0
+
+
 def avg_depth(depth_map: np.ndarray, box) -> float:
     h, w = depth_map.shape[:2]
     x1, y1, x2, y2 = box
@@ -139,7 +154,7 @@ def avg_depth(depth_map: np.ndarray, box) -> float:
 
 
 def depth_consistency(text: str, depth_map: np.ndarray) -> float:
-    """depth_reward, on a given depth array."""
+    """depth_reward, on the depth array `load_depth_from_color` gives."""
     reward = 0.0
     try:
         boxes = extract_content(text, "bbox_2d")

@@ -30,12 +30,19 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
 
 @pytest.fixture(scope="module")
 def depth(tmp_path_factory):
+    """A map written as stage=generate writes it (.npy + colour PNG); the oracle reads the PNG back as the
+    original did, our paper mode reads the .npy."""
+    from sif.depth import save_depth
+
     rng = np.random.default_rng(0)
-    arr = rng.uniform(0.05, 1.0, size=(12, 16)).astype(np.float16)
-    arr[0, :] = 0.0  # a zero row: m = 0 divisions for boxes at the top
+    arr = rng.uniform(0.05, 1.0, size=(12, 16)).astype(np.float32)
+    arr[0, :] = 0.0  # nearest: level 255, read back as depth 0 (the original's m = 0 division)
+    arr[-1, :] = 1.0  # farthest: level 0
     path = tmp_path_factory.mktemp("d") / "d.npy"
-    np.save(path, arr, allow_pickle=False)
-    return str(path), DepthMap.load(path).array
+    save_depth(arr, path, path.with_suffix(".png"))
+    read_back = original.load_depth_from_color(path.with_suffix(".png"))
+    assert np.array_equal(read_back, DepthMap.load(path).original_array)  # the same map, two ways
+    return str(path), read_back
 
 
 @pytest.fixture(scope="module")

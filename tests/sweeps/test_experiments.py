@@ -53,6 +53,17 @@ def test_paper_grpo_7b():
     assert c.deepspeed.name == "zero3" and c.deepspeed.config.zero_optimization.stage == 3
     assert c.reward.name == "paper" and c.reward.answer_scorer == "judge" and c.judge.name != "none"
     assert set(c.reward.weights) >= {"format", "answer_progress", "box_iou_progress", "depth_consistency"}
+    # the paper, not our corrections (issue 15): its reward code, its RL prompt, its sampling
+    assert c.reward.paper_compat is True
+    assert (s.image_inputs, s.prompt, s.top_k, s.top_p) == ("rgb", "paper", 50, 1.0)
+
+
+def test_the_default_reward_is_the_corrected_one_and_paper_means_paper():
+    assert compose([]).reward.name == "sif" and compose([]).reward.paper_compat is False
+    assert compose(["reward=paper"]).reward.paper_compat is True
+    assert compose(["experiment=paper_eval", "benchmark=vstar", "paths.data_root=/x"]).backend.prompt == "paper"
+    doc = (ROOT / "docs" / "EXPERIMENTS.md").read_text()
+    assert "every departure" in doc and "| box progress bonus |" in doc
 
 
 def test_paper_eval_is_a_benchmark_multirun():

@@ -23,6 +23,7 @@ class GenRequest:
     question: str
     choices: Optional[list[str]] = None
     images: list[Any] = field(default_factory=list)
+    prompt_style: str = "sif"  # sif | paper (sif.prompt, phase "infer")
 
     def __post_init__(self) -> None:
         if len(self.images) not in (1, 2):
@@ -35,7 +36,7 @@ class GenRequest:
 
 def request_messages(req: GenRequest) -> list[dict]:
     """THE prompt of a request (`sif.prompt.build_messages`), with `{"type": "image"}` placeholders."""
-    return build_messages(req.question, req.choices, with_depth=req.with_depth)
+    return build_messages(req.question, req.choices, with_depth=req.with_depth, style=req.prompt_style, phase="infer")
 
 
 def load_image(image: Any) -> Any:

@@ -103,7 +103,7 @@ class DepthSource:
         return len(missing)
 
 
-def request_for(item: Any, with_depth: bool = True, blank: bool = False) -> GenRequest:
+def request_for(item: Any, with_depth: bool = True, blank: bool = False, style: str = "sif") -> GenRequest:
     """The backend request of a benchmark item (its depth must be set when `with_depth`); `blank`: the blind
     control's mid-grey pictures of the same sizes (sif.views)."""
     images: list[Any] = [item.image]
@@ -115,4 +115,4 @@ def request_for(item: Any, with_depth: bool = True, blank: bool = False) -> GenR
         from sif.views import blanked
 
         images = blanked(images)
-    return GenRequest(id=str(item.id), question=item.question, choices=item.choices, images=images)
+    return GenRequest(id=str(item.id), question=item.question, choices=item.choices, images=images, prompt_style=style)
