@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sif-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install clean bench browser
+.PHONY: demo test test-fast install clean bench browser reliability
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test: $(STAMP) browser
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+# docs/RELIABILITY.md's figures and docs/reliability.json, regenerated from a fresh run of the reliability suite
+RELIABILITY_DIR ?= outputs/reliability-run
+reliability: $(STAMP)
+	rm -rf $(RELIABILITY_DIR)
+	SIF_RELIABILITY_DIR=$(RELIABILITY_DIR) $(PY) -m pytest tests/faults tests/security tests/data/test_bad_inputs.py -q -n 2 --dist loadgroup
+	$(PY) benchmarks/reliability_report.py $(RELIABILITY_DIR)/reliability.json --json docs/reliability.json --md docs/RELIABILITY.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

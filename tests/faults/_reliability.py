@@ -81,10 +81,12 @@ def events(run_id: str | None = None) -> list[dict]:
 def summarize(evts: Iterable[dict], run_id: str | None = None) -> dict:
     evts = list(evts)
     kills: dict[str, dict] = {}
-    api: dict[str, Any] = {"injected": 0, "survived": 0, "by_fault": {}, "by_component": {}}
+    # injected: faults the fake server put in a reply; not_sent_budget: calls our own budget_s refused to make
+    # (no fault was injected into those, so they are neither injected nor survived)
+    api: dict[str, Any] = {"injected": 0, "survived": 0, "not_sent_budget": 0, "by_fault": {}, "by_component": {}}
     bad: dict[str, Any] = {"tried": 0, "by_outcome": {}, "by_target": {}, "cases": []}
     scan = {"folders": 0, "files": 0, "truncated": 0, "temp_files_left": 0}
-    security: dict[str, Any] = {"checks": 0, "hits": 0, "by_check": {}}
+    security: dict[str, Any] = {"checks": 0, "hits": 0, "files_searched": 0, "by_check": {}}
     lost = 0
     for e in evts:
         kind = e["kind"]
@@ -96,11 +98,15 @@ def summarize(evts: Iterable[dict], run_id: str | None = None) -> dict:
             k["points"].append(e.get("point"))
         elif kind == "api_fault":
             n = int(e.get("count", 1))
+            fault = str(e["fault"]).split(":")[0]
+            comp = api["by_component"].setdefault(e["component"], {"injected": 0, "survived": 0, "not_sent_budget": 0})
+            if fault == "budget":
+                api["not_sent_budget"] += n
+                comp["not_sent_budget"] += n
+                continue
             api["injected"] += n
             api["survived"] += n if e.get("survived") else 0
-            fault = str(e["fault"]).split(":")[0]
             api["by_fault"][fault] = api["by_fault"].get(fault, 0) + n
-            comp = api["by_component"].setdefault(e["component"], {"injected": 0, "survived": 0})
             comp["injected"] += n
             comp["survived"] += n if e.get("survived") else 0
         elif kind == "bad_input":
@@ -116,6 +122,7 @@ def summarize(evts: Iterable[dict], run_id: str | None = None) -> dict:
         elif kind == "security":
             security["checks"] += 1
             security["hits"] += int(e.get("hits", 0))
+            security["files_searched"] += int(e.get("files", 0) or 0)
             security["by_check"][e["check"]] = security["by_check"].get(e["check"], 0) + int(e.get("hits", 0))
     bad["cases"] = sorted(set(bad["cases"]))
     return {
