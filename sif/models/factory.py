@@ -157,9 +157,30 @@ def is_checkpointing(model: Any) -> bool:
     return any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
 
 
+def connect_deepspeed_comm() -> bool:
+    """Under ZeRO-3, `from_pretrained` partitions the weights as they load (deepspeed.zero.Init), which needs
+    DeepSpeed's communication layer; the Trainer sets it up only later, so on a CPU under torchrun
+    zero.Init saw a world of 1 and refused the batch sizes. Connect it to the launcher's process group first
+    (gloo without CUDA). True when it did."""
+    try:
+        from transformers.integrations import is_deepspeed_zero3_enabled
+    except ImportError:  # pragma: no cover - every supported transformers has it
+        return False
+    if not is_deepspeed_zero3_enabled():
+        return False
+    import deepspeed
+    import torch
+
+    deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo", verbose=False)
+    return True
+
+
 def load_model(path: str, model_cfg: Any, training: bool = False) -> "PreTrainedModel":
     """from_pretrained with the group's dtype / attention; freezing and gradient checkpointing for training."""
     from transformers import AutoModelForImageTextToText
+
+    if training:
+        connect_deepspeed_comm()
 
     model = AutoModelForImageTextToText.from_pretrained(
         path, dtype=_torch_dtype(model_cfg.dtype), attn_implementation=model_cfg.attn_implementation,
@@ -202,7 +223,8 @@ def check_model_processor(model: Any, processor: Any) -> None:
         model_value = getattr(config, key, None)
         if proc_value != model_value:
             raise ModelMismatchError(f"processor {what} {proc_value} != model config {key} {model_value}")
-    rows = model.get_input_embeddings().weight.shape[0]
+    weight = model.get_input_embeddings().weight
+    rows = getattr(weight, "ds_shape", weight.shape)[0]  # ZeRO-3 partitions it: shape (0,), ds_shape the full one
     if len(tokenizer) > rows:
         raise ModelMismatchError(f"tokenizer length {len(tokenizer)} > model vocab size (embedding rows) {rows}")
 

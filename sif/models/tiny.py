@@ -217,6 +217,25 @@ def _video_processor():
         return None
 
 
+class _outside_zero3:
+    """Build without transformers' ZeRO-3 context: under a ZeRO-3 TrainingArguments every model constructed
+    is partitioned (deepspeed.zero.Init), but the builder writes one ordinary checkpoint, which the trainer
+    then loads (partitioned) like any other."""
+
+    def __enter__(self) -> None:
+        try:
+            import transformers.integrations.deepspeed as hf_ds
+        except ImportError:  # pragma: no cover
+            self._module, self._ref = None, None
+            return
+        self._module, self._ref = hf_ds, getattr(hf_ds, "_hf_deepspeed_config_weak_ref", None)
+        hf_ds._hf_deepspeed_config_weak_ref = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._module is not None:
+            self._module._hf_deepspeed_config_weak_ref = self._ref
+
+
 def _build_model(cfg: TinyModelConfig, processor):
     import torch
     from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -250,7 +269,8 @@ def _build_model(cfg: TinyModelConfig, processor):
     if (cfg.mrope_layout, cfg.vision_position) != ("chunked", "none"):  # the stock architecture names none
         setattr(config, CONFIG_KEY, {"text_mrope": cfg.mrope_layout, "vision": cfg.vision_position})
     torch.manual_seed(cfg.seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
+    with _outside_zero3():  # a plain checkpoint on disk, even when a ZeRO-3 trainer is being set up
+        model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
     )
