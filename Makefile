@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sif-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install clean bench browser reliability
+.PHONY: demo test test-fast test-gpu install clean bench browser reliability
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# the tests marked `gpu` (skipped elsewhere): the compiled / CUDA-graphed fast path against generate, on a GPU
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu -p no:xdist -q -s $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)

@@ -3,8 +3,10 @@
 Both: Qwen2.5-VL-3B ARCHITECTURE (random init, saved once as a from_pretrained folder, loaded by both in bf16),
 the same synthetic samples at 448x448 (RGB + depth colour image in THE prompt), LoRA r64 on the language
 model, gradient checkpointing, beta 0.04, loss grpo, 1 prompt x 8 generations x 256 new tokens per step,
-temperature 1. Figure: TRL's own `step_time` metric, median over the steps after the first (the first holds
-ours' one-time compile + graph capture, reported separately).
+temperature 1. Figure: TRL's own `step_time` metric, median (and min / max) over at least 3 steady steps per side
+after the first (the first holds ours' one-time compile + graph capture, reported separately), and the peak GPU
+memory of each side (ours keeps a merged bf16 copy of the generation weights beside the LoRA-wrapped model:
+the difference is its cost).
 
     ours:      python launch.py stage=grpo model=local model.path=D rollout=hf_fast ... (a subprocess)
     reference: python benchmarks/_grpo_plain.py --model-dir D --samples S           (a subprocess)
@@ -89,8 +91,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="outputs/bench/grpo_step.json")
     ap.add_argument("--workdir", default=None)
-    ap.add_argument("--steps", type=int, default=3, help="steps of our stage")
-    ap.add_argument("--plain-steps", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=4, help="steps of our stage (the first is not steady)")
+    ap.add_argument("--plain-steps", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=170)
     ap.add_argument("--skip-plain", action="store_true")
     args = ap.parse_args()
@@ -137,6 +139,8 @@ def main() -> None:
     if metrics.is_file():
         recs = [json.loads(line) for line in metrics.read_text(errors="replace").splitlines() if line.strip()]
         ours["completion_mean_length"] = [r.get("completions/mean_length") for r in recs if "completions/mean_length" in r]
+        peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
+        ours["peak_memory_gib"] = max(peaks) if peaks else None
     if not ours.get("step_time"):
         log(NAME, f"our stage gave no step times (rc {rc}); measuring FastGenerator in a GRPOTrainer subclass")
         rc2 = run([sys.executable, str(HERE / "_grpo_plain.py"), "--model-dir", str(model_dir), "--samples",
@@ -164,12 +168,21 @@ def main() -> None:
     ours_t = median_after_first(ours.get("step_time") or [])
     plain_t = median_after_first(results.get("plain", {}).get("step_time") or [])
     results["ours_step_s"], results["plain_step_s"] = ours_t, plain_t
+    for side, steps in (("ours", ours.get("step_time") or []), ("plain", results.get("plain", {}).get("step_time") or [])):
+        steady = steps[1:]
+        results[f"{side}_steady_steps"] = len(steady)
+        results[f"{side}_step_spread_s"] = [min(steady), max(steady)] if steady else None
+    results["ours_peak_memory_gib"] = ours.get("peak_memory_gib")
+    results["plain_peak_memory_gib"] = results.get("plain", {}).get("peak_memory_gib")
     first = (ours.get("step_time") or [None])[0]
     rows = [row("GRPO step time, 8 x 256 tokens, 3B arch, LoRA r64", None if ours_t is None else round(ours_t, 2),
                 None if plain_t is None else round(plain_t, 2), "plain TRL GRPOTrainer (HF generate)", "s/step",
                 target="<= 1/5 of plain (aim 1/10)", higher_is_better=False, threshold=5.0,
                 note=f"ours: {ours.get('mode')}; first step (compile + capture) "
-                     f"{'-' if first is None else round(first, 1)} s")]
+                     f"{'-' if first is None else round(first, 1)} s; steady steps ours {results['ours_steady_steps']} "
+                     f"{results['ours_step_spread_s']}, plain {results['plain_steady_steps']} "
+                     f"{results['plain_step_spread_s']}; peak GPU memory ours {results['ours_peak_memory_gib']} GiB, "
+                     f"plain {results['plain_peak_memory_gib']} GiB")]
     write_result(args.out, NAME, results, rows)
 
 

@@ -193,6 +193,18 @@ def _add_vision_sincos(model: torch.nn.Module) -> int:
     return len(towers)
 
 
+def refuse_position_channel(path: str) -> None:
+    """Raise when the checkpoint at `path` names a position channel: engines that load it themselves (vLLM)
+    would silently run the library's layout, i.e. a different model."""
+    import json
+    from pathlib import Path
+
+    config = Path(str(path)) / "config.json"
+    if config.is_file() and json.loads(config.read_text(encoding="utf-8")).get(CONFIG_KEY):
+        raise ValueError(f"{path} names a position channel ({CONFIG_KEY}); vLLM would ignore it and run another "
+                         "model: use backend=hf (or backend.fast=true) for models built by SIF from scratch")
+
+
 def apply_position_channel(model: torch.nn.Module) -> dict[str, str]:
     """Apply the position channel named in `model.config` (idempotent); returns it ({} for none)."""
     channel = position_channel_of(getattr(model, "config", None))

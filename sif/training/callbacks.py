@@ -41,6 +41,9 @@ class MetricsJsonlCallback(TrainerCallback):  # type: ignore[misc]
             return
         record = {"step": int(state.global_step), "epoch": _plain(state.epoch), "time": round(time.time(), 3)}
         record.update({k: _plain(v) for k, v in logs.items()})
+        peak = _peak_gpu_memory_gib()
+        if peak is not None:  # what the run has needed so far on this rank's GPU (benchmarks read it)
+            record["gpu/peak_memory_gib"] = peak
         self.session.append(record)
         if not state.is_world_process_zero:
             return
@@ -48,6 +51,16 @@ class MetricsJsonlCallback(TrainerCallback):  # type: ignore[misc]
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             fh.flush()
+
+
+def _peak_gpu_memory_gib() -> float | None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return None
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 3)
 
 
 def _cut_torn_tail(path: Path) -> None:

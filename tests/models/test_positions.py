@@ -167,3 +167,12 @@ def test_saved_checkpoints_keep_the_channel(tiny_path, model_cfg, tmp_path, imag
     inputs = model_inputs(load_processor(str(tiny_path), model_cfg), images)
     with torch.no_grad():
         assert torch.allclose(model(**inputs).logits, reloaded(**inputs).logits, atol=1e-6)
+
+
+def test_engines_that_load_checkpoints_themselves_refuse_a_position_channel(tiny_path, tmp_path):
+    from sif.models.positions import refuse_position_channel
+
+    with pytest.raises(ValueError, match="vLLM would ignore it"):
+        refuse_position_channel(str(tiny_path))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl"}))
+    refuse_position_channel(str(tmp_path))  # a pretrained config: fine

@@ -39,8 +39,10 @@ class VLLMBackend(Backend):
         super().__init__(cfg, model_cfg, cache_dir, checkpoint)
         vllm = import_vllm()
         from sif.models.factory import load_processor
+        from sif.models.positions import refuse_position_channel
 
         self.path = resolve_checkpoint(model_cfg, self.cache_dir, checkpoint)
+        refuse_position_channel(self.path)
         self.processor = load_processor(self.path, model_cfg)
         dtype = str(getattr(model_cfg, "dtype", "auto"))
         self.llm = vllm.LLM(
