@@ -2,10 +2,10 @@
 
 The tiny model with its position channel (interleaved M-RoPE + the vision tower's sincos code) learns where
 the one object of a scene is; the same probe on blank pictures stays at the mean-box prior, so the first test
-fails for a model that does not look. Measured with this exact command (seed 42, one thread, 2026-12-06):
-R^2 0.959 (x) / 0.920 (y), mean IoU 0.426, Acc@0.5 0.38 against the prior's 0.028 / 0.015, in 4.5 minutes
-(benchmarks/results/issue14/probe_launch_seed42.json); the thresholds below leave room for another machine's
-arithmetic. With the stock layout (model.tiny.mrope_layout=chunked model.tiny.vision_position=none) x stays at
+fails for a model that does not look. Measured with this exact command (seed 42, one thread, 2026-12-06, 800
+steps): R^2 0.980 (x) / 0.938 (y), mean IoU 0.451, Acc@0.5 0.435 against the prior's 0.028 / 0.015, in 3 min
+14 s; on blank pictures R^2 -0.58 / -0.84, IoU 0.027, Acc@0.5 0 (benchmarks/results/issue14/
+probe_launch*_seed42.json). The thresholds below leave room for another machine's arithmetic. With the stock layout (model.tiny.mrope_layout=chunked model.tiny.vision_position=none) x stays at
 R^2 < 0 (docs/RESULTS.md), so the first test also fails without the position channel."""
 
 from __future__ import annotations
