@@ -32,9 +32,9 @@ def training_file(cfg: Any) -> Optional[Path]:
         return path if path.is_file() else None
     if str(cfg.dataset.get("source", "")) != "synth":
         return None
-    from sif.generate.dataset_cache import synth_cache_key
+    from sif.generate.dataset_cache import synth_cache_root
 
-    root = Path(str(cfg.paths.cache_dir)).expanduser().resolve() / "data" / f"synth-{synth_cache_key(cfg)}"
+    root = synth_cache_root(cfg)
     return root / "train" / "samples.jsonl" if (root / "train" / "DONE").exists() else None
 
 

@@ -1,4 +1,5 @@
-"""`dataset=synth` without a path: samples generated into the cache on first use, keyed by the config."""
+"""`dataset=synth` without a path: samples generated into the cache on first use, keyed by every setting that
+changes what is written (the dataset group, seed, generation settings, teacher and depth groups)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,30 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dataclasses import asdict
+
 from omegaconf import DictConfig, OmegaConf
+
+from sif.generate.split import generate_settings, generate_split
 
 log = logging.getLogger("sif.data")
 
 
 def synth_cache_key(cfg: DictConfig) -> str:
+    settings = asdict(generate_settings(cfg))
+    settings.pop("name", None)
+    settings.pop("force", None)
     keyed = {"dataset": OmegaConf.to_container(cfg.dataset, resolve=True), "seed": int(cfg.seed),
-             "teacher": "template", "builder": 1}
+             "generate": settings, "teacher": OmegaConf.to_container(cfg.teacher, resolve=True),
+             "depth": OmegaConf.to_container(cfg.depth, resolve=True), "builder": 2}
     keyed["dataset"].pop("path", None)
     keyed["dataset"].pop("split", None)
-    return hashlib.sha1(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha1(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def synth_cache_root(cfg: DictConfig) -> Path:
+    """The cache folder of `dataset=synth` under this config (train/ and eval/ inside)."""
+    return Path(str(cfg.paths.cache_dir)).expanduser().resolve() / "data" / f"synth-{synth_cache_key(cfg)}"
 
 
 def samples_path(cfg: DictConfig, split: str = "train") -> Path:
@@ -38,12 +52,10 @@ def samples_path(cfg: DictConfig, split: str = "train") -> Path:
         return path
     if cfg.dataset.source != "synth":
         raise ValueError(f"dataset={cfg.dataset.name} needs dataset.path=... (a samples.jsonl from stage=generate)")
-    root = Path(str(cfg.paths.cache_dir)).expanduser().resolve() / "data" / f"synth-{synth_cache_key(cfg)}"
+    root = synth_cache_root(cfg)
     target = root / split / "samples.jsonl"
     if (root / split / "DONE").exists():
         return target
-    from sif.stages.generate import generate_split
-
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{split}-", dir=root))
     try:
@@ -51,7 +63,7 @@ def samples_path(cfg: DictConfig, split: str = "train") -> Path:
         local = cfg.copy()
         OmegaConf.set_struct(local, False)
         local.dataset.split = split
-        generate_split(local, tmp, progress=False)
+        generate_split(local, generate_settings(cfg), tmp, progress=False)
         (tmp / "DONE").write_text("ok\n")
         try:
             os.rename(tmp, root / split)
