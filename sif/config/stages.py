@@ -130,7 +130,7 @@ class InferStageConfig(StageConfig):
 @dataclass
 class ExportStageConfig(StageConfig):
     name: str = "export"
-    checkpoint: Optional[str] = None  # an adapter folder (LoRA) to merge into its base
+    checkpoint: Optional[str] = None  # adapter (merged into its base), checkpoint, run folder or hub id
 
 
 @dataclass

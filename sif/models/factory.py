@@ -241,12 +241,10 @@ def load_model_and_processor(model_cfg: Any, cache_dir: Path, path: str | None =
     return model, processor
 
 
-# LoRA lives in its own module; re-exported so `sif.models.factory` holds the whole factory API.
-from sif.models.lora import apply_lora, lora_target_modules, merge_lora_checkpoint  # noqa: E402
 
 __all__ = [
-    "ModelMismatchError", "apply_lora", "check_model_processor", "enable_checkpointing", "freeze_vision",
+    "ModelMismatchError", "check_model_processor", "enable_checkpointing", "freeze_vision",
     "is_checkpointing", "load_model",
-    "load_model_and_processor", "load_processor", "lora_target_modules", "merge_lora_checkpoint",
+    "load_model_and_processor", "load_processor",
     "resolve_model_path", "set_pixel_range", "vision_modules",
 ]

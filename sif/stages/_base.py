@@ -22,5 +22,14 @@ class Stage:
         """This stage's typed config (its dataclass instance)."""
         return OmegaConf.to_object(self.cfg.stage)
 
+    def weights(self, main_process_first: Any = None) -> str:
+        """The weights this stage starts from: `stage.init_from` (training) or `stage.checkpoint` (eval, export),
+        any source sif.models.checkpoints knows (nothing, hub id, checkpoint, LoRA adapter, run folder)."""
+        from sif.models.checkpoints import resolve_weights
+
+        st = self.cfg.stage
+        source = st.get("init_from") if "init_from" in st else st.get("checkpoint")
+        return resolve_weights(source, self.cfg.model, self.ctx.cache_dir, main_process_first)
+
     def run(self) -> dict:  # pragma: no cover - interface
         raise NotImplementedError

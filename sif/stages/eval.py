@@ -1,7 +1,8 @@
 """stage=eval: a benchmark (benchmark=) through an inference backend (backend=), strict scores, results.
 
 `python launch.py stage=eval benchmark=synth backend=hf [stage.checkpoint=<folder>]`. The checkpoint is
-`stage.checkpoint` (a full model or a LoRA adapter, merged once into the cache) or the model group. The
+`stage.checkpoint` (any weight source of sif.models.checkpoints: hub id, checkpoint, LoRA adapter merged once
+into the cache, run folder) or the model group. The
 loop, its resume rule and the files it writes are in `sif.eval.runner`. Rank 0 does the work (other ranks
 of a torchrun launch return at once). The run ends by printing the results table and the report's path.
 """

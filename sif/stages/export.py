@@ -1,4 +1,5 @@
-"""stage=export: merge a LoRA adapter into a standalone checkpoint that reloads with plain transformers."""
+"""stage=export: a standalone checkpoint that reloads with plain transformers, from any weight source of
+sif.models.checkpoints (a LoRA adapter is merged into its base; a run folder hands on its checkpoint)."""
 
 from __future__ import annotations
 
@@ -16,16 +17,23 @@ class ExportStage(Stage):
     name = "export"
 
     def run(self) -> dict:
-        from sif.models.lora import merge_lora_checkpoint
+        from sif.models.checkpoints import (is_adapter_dir, merge_lora_checkpoint, resolve_init_from,
+                                            resolve_weights, save_standalone)
 
-        adapter = self.cfg.stage.checkpoint
-        if not adapter:
-            raise ValueError("stage=export needs stage.checkpoint=<adapter folder> (e.g. an sft run's final/)")
-        adapter_dir = Path(str(adapter)).expanduser().resolve()
-        if not (adapter_dir / "adapter_config.json").exists():
-            raise FileNotFoundError(f"{adapter_dir} holds no LoRA adapter (adapter_config.json)")
+        source = self.cfg.stage.checkpoint
+        if not source:
+            raise ValueError("stage=export needs stage.checkpoint=<adapter, checkpoint or run folder, or hub id> "
+                             "(e.g. an sft run's final/)")
         out = self.ctx.run_dir / "merged"
+        followed = resolve_init_from(str(source))  # a run folder's checkpoint; else the source itself
+        if is_adapter_dir(followed):  # merged straight into the run folder, not through the merge cache
+            adapter = str(Path(followed).expanduser().resolve())
+            if self.ctx.is_main:
+                merge_lora_checkpoint(adapter, str(out), self.cfg.model, self.ctx.cache_dir, overwrite=True)
+                log.info("merged %s into %s", adapter, out)
+            return {"checkpoint": str(out), "adapter": adapter, "source": str(source)}
+        weights = resolve_weights(str(source), self.cfg.model, self.ctx.cache_dir)
         if self.ctx.is_main:
-            merge_lora_checkpoint(str(adapter_dir), str(out), self.cfg.model, self.ctx.cache_dir, overwrite=True)
-            log.info("merged %s into %s", adapter_dir, out)
-        return {"checkpoint": str(out), "adapter": str(adapter_dir)}
+            save_standalone(weights, out, self.cfg.model)
+            log.info("exported %s into %s", weights, out)
+        return {"checkpoint": str(out), "adapter": None, "source": str(source)}

@@ -56,11 +56,10 @@ class GRPOStage(Stage):
                  len(data.report.rejected), data.samples_path, dict(zip(names, start_weights)), plan.name)
 
         trainer, callbacks = self._trainer(args, data.dataset, funcs, curriculum, memory, suite, plan)
-        from sif.rl.trainer import restore_sif_state
         from sif.training.resume import resolve_resume
 
         resume = resolve_resume(st.resume, run_dir / "checkpoints")
-        restored = restore_sif_state(resume, callbacks["curriculum"])
+        restored = trainer.restore_sif_state(resume)
         if resume and self.ctx.is_main:  # what this session continues from, for the record (and the tests)
             from sif.io import write_json
 
@@ -70,7 +69,10 @@ class GRPOStage(Stage):
         started = time.time()
         output = trainer.train(resume_from_checkpoint=resume)
         train_time = time.time() - started
-        final_dir, merged_dir = self._save(trainer)
+        from sif.training.final import save_final
+
+        final_dir, merged_dir = save_final(trainer, self.ctx, self.cfg.model, merge=True,
+                                           extra_state=trainer.save_sif_state)
         summary = self._summary(trainer, output.metrics, names, args, final_dir, merged_dir, train_time)
         summary.update(samples_path=str(data.samples_path), resumed_from=resume, restored=restored,
                        rollout=plan.name, curriculum=curriculum.state_dict(), **data.report.to_summary())
@@ -105,30 +107,26 @@ class GRPOStage(Stage):
                  plan: Any) -> tuple[Any, dict]:
         from sif.curriculum import CurriculumCallback
         from sif.models.factory import load_model_and_processor
-        from sif.rl.model import init_model_path, lora_peft_config
-        from sif.rl.snapshots import CompletionSnapshotCallback, with_snapshot_columns
+        from sif.rl.model import lora_peft_config
+        from sif.rl.snapshots import CompletionSnapshotCallback, SnapshotColumns
         from sif.rl.trainer import SIFGRPOTrainer, SuiteStatsCallback
         from sif.training.callbacks import MetricsJsonlCallback
 
         cfg, st = self.cfg, self.stage_cfg
-        path = init_model_path(st.init_from, cfg, self.ctx.run_dir, self.ctx.cache_dir, args.main_process_first)
-        if path is None:  # the model group's model: rank 0 builds the tiny model's cache first, the others wait
-            from sif.models.factory import resolve_model_path
-
-            with args.main_process_first(desc="grpo model"):
-                path = resolve_model_path(cfg.model, self.ctx.cache_dir)
+        # rank 0 builds the tiny model or merges an init adapter first, the others wait
+        path = self.weights(args.main_process_first)
         from sif.training.vision_grads import drop_frozen_vision_input_grads
 
         model, processor = load_model_and_processor(cfg.model, self.ctx.cache_dir, path=path, training=True)
         peft_config = lora_peft_config(model, cfg.model.lora) if cfg.model.lora.enabled else None
         callbacks = {
             "metrics": MetricsJsonlCallback(self.ctx.path("metrics.jsonl")),
-            "curriculum": CurriculumCallback(curriculum, progress_memory=memory),
+            "curriculum": CurriculumCallback(curriculum),
             "suite": SuiteStatsCallback(suite),
             "snapshots": CompletionSnapshotCallback(self.ctx.path("completions"), int(st.save_completions_every),
                                                     int(st.num_completions_to_save)),
         }
-        reward_funcs = [with_snapshot_columns(funcs[0]), *funcs[1:]]
+        reward_funcs = [SnapshotColumns(funcs[0]), *funcs[1:]]
         trainer = SIFGRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
                                  processing_class=processor, peft_config=peft_config,
                                  callbacks=list(callbacks.values()), **plan.trainer_kwargs)
@@ -139,26 +137,6 @@ class GRPOStage(Stage):
         if peft_config is not None and self.ctx.is_main:
             trainer.model.print_trainable_parameters()
         return trainer, callbacks
-
-    def _save(self, trainer: Any) -> tuple[Path, Path | None]:
-        """final/ (every rank takes part: ZeRO-3 gathers), then merged/ on rank 0 with LoRA."""
-        from sif.training.ranks import barrier
-
-        cfg = self.cfg
-        final_dir = self.ctx.path("final")
-        trainer.save_model(str(final_dir))
-        trainer.save_sif_state(final_dir)
-        if self.ctx.is_main:
-            trainer.state.save_to_json(str(final_dir / "trainer_state.json"))
-        merged_dir = None
-        if cfg.model.lora.enabled:
-            merged_dir = self.ctx.path("merged")
-            if self.ctx.is_main:
-                from sif.models.lora import merge_lora_checkpoint
-
-                merge_lora_checkpoint(final_dir, merged_dir, cfg.model, self.ctx.cache_dir, overwrite=True)
-            barrier()
-        return final_dir, merged_dir
 
     # ---- reporting ---------------------------------------------------------------------------------------
     def _summary(self, trainer: Any, train_metrics: dict, names: list[str], args: Any, final_dir: Path,

@@ -88,17 +88,17 @@ class ProbeStage(Stage):
     def _trainer(self, args: Any, rows: Any):
         from trl import SFTTrainer
 
-        from sif.models.factory import load_model_and_processor, resolve_model_path
+        from sif.models.factory import load_model_and_processor
         from sif.models.lora import apply_lora
         from sif.training.callbacks import MetricsJsonlCallback
-        from sif.training.resume import ConvertedCheckpointResumeMixin, resolve_init_from
+        from sif.training.resume import ConvertedCheckpointResumeMixin
         from sif.training.vision_grads import drop_frozen_vision_input_grads
 
         class ProbeTrainer(ConvertedCheckpointResumeMixin, SFTTrainer):
             pass
 
-        cfg, st = self.cfg, self.stage_cfg
-        path = resolve_init_from(st.init_from) or resolve_model_path(cfg.model, self.ctx.cache_dir)
+        cfg = self.cfg
+        path = self.weights(args.main_process_first)
         model, processor = load_model_and_processor(cfg.model, self.ctx.cache_dir, path=path, training=True)
         if cfg.model.lora.enabled:
             model = apply_lora(model, cfg.model.lora)

@@ -66,7 +66,10 @@ class SFTStage(Stage):
         if eval_loss is None and eval_ds is not None:
             eval_loss = trainer.evaluate().get("eval_loss")
         started = time.perf_counter()
-        final_dir, merged_dir = self._save(trainer)
+        from sif.training.final import save_final
+
+        final_dir, merged_dir = save_final(trainer, self.ctx, self.cfg.model,
+                                           merge=bool(self.stage_cfg.merge_lora))
         log.info("sft: saved %s in %.1f s", merged_dir or final_dir, time.perf_counter() - started)
 
         summary = self._summary(trainer, output.metrics, metrics_cb, report, eval_loss, final_dir, merged_dir)
@@ -77,12 +80,6 @@ class SFTStage(Stage):
         return summary
 
     # ---- data ------------------------------------------------------------------------------------------
-    def _model_path(self) -> str:
-        from sif.models.factory import resolve_model_path
-        from sif.training.resume import resolve_init_from
-
-        return resolve_init_from(self.stage_cfg.init_from) or resolve_model_path(self.cfg.model, self.ctx.cache_dir)
-
     def _checked_samples(self, args: Any, with_depth: bool):
         """Every sample checked (files, chain, token length) before any model is loaded; strict stops here."""
         from sif.generate.dataset_cache import samples_path
@@ -95,13 +92,13 @@ class SFTStage(Stage):
         # rank 0 generates the synthetic cache and builds the tiny model's; the others wait, then find them
         with args.main_process_first(desc="sft data"):
             path = samples_path(cfg, "train")
-            self._model_path()
+            self.weights()
         report = load_checked_samples(
             path, image_root=cfg.dataset.image_root, allow_escape=bool(cfg.dataset.allow_path_escape),
             with_depth=with_depth, require_chain=True, paper_compat=bool(cfg.reward.paper_compat),
             max_pixels=int(cfg.dataset.max_pixels),
         )
-        processor = load_processor(self._model_path(), cfg.model)
+        processor = load_processor(self.weights(), cfg.model)
         drop_too_long(report, TokenCounter(processor), lambda item: sft_example(item, with_depth, str(st.prompt)),
                       int(st.max_length))
         if self.ctx.is_main:
@@ -125,7 +122,7 @@ class SFTStage(Stage):
             pass
 
         cfg = self.cfg
-        model, processor = load_model_and_processor(cfg.model, self.ctx.cache_dir, path=self._model_path(),
+        model, processor = load_model_and_processor(cfg.model, self.ctx.cache_dir, path=self.weights(),
                                                     training=True)
         if cfg.model.lora.enabled:
             model = apply_lora(model, cfg.model.lora)
@@ -136,25 +133,6 @@ class SFTStage(Stage):
                              processing_class=processor, callbacks=[metrics_cb])
         drop_frozen_vision_input_grads(trainer.model)
         return trainer, metrics_cb
-
-    def _save(self, trainer: Any) -> tuple[Path, Path | None]:
-        """final/ (every rank takes part: ZeRO-3 gathers), then merged/ on rank 0 with LoRA + merge_lora."""
-        from sif.training.ranks import barrier
-
-        cfg, st = self.cfg, self.stage_cfg
-        final_dir = self.ctx.path("final")
-        trainer.save_model(str(final_dir))
-        merged_dir = None
-        if self.ctx.is_main:
-            trainer.state.save_to_json(str(final_dir / "trainer_state.json"))
-        if cfg.model.lora.enabled and st.merge_lora:
-            merged_dir = self.ctx.path("merged")
-            if self.ctx.is_main:
-                from sif.models.lora import merge_lora_checkpoint
-
-                merge_lora_checkpoint(final_dir, merged_dir, cfg.model, self.ctx.cache_dir, overwrite=True)
-            barrier()
-        return final_dir, merged_dir
 
     # ---- reporting ---------------------------------------------------------------------------------------
     def _summary(self, trainer: Any, train_metrics: dict, metrics_cb: Any, report: Any, eval_loss: Any,

@@ -69,22 +69,6 @@ def resolve_resume(resume: str | None, checkpoints_dir: str | Path) -> Optional[
                             "holding checkpoint-N folders); use resume=auto or resume=never")
 
 
-def resolve_init_from(path: str | None) -> Optional[str]:
-    """The model folder to start from: `path` itself, or - for a finished run folder (summary.json with a
-    "checkpoint" entry, as sft writes) - the checkpoint that run hands on."""
-    if not path:
-        return None
-    folder = Path(path).expanduser()
-    summary = folder / "summary.json"
-    if folder.is_dir() and summary.is_file() and not (folder / "config.json").is_file():
-        import json
-
-        checkpoint = json.loads(summary.read_text(encoding="utf-8")).get("checkpoint")
-        if checkpoint:
-            return str(checkpoint)
-    return str(folder.resolve()) if folder.exists() else str(path)
-
-
 # ---- loading a full-model checkpoint on resume --------------------------------------------------------------
 
 def _saved_weight_names(checkpoint: Path) -> Optional[set[str]]:

@@ -59,3 +59,17 @@ def model_inputs(processor, images, answer: str | None = None):
     text = processor.apply_chat_template(prompt_messages(answer), tokenize=False,
                                          add_generation_prompt=answer is None)
     return processor(text=[text], images=images, return_tensors="pt")
+
+
+def with_random_adapter(model, lora_cfg, seed: int = 0, scale: float = 0.05):
+    """`model` wrapped in LoRA whose B matrices are random (a fresh adapter is zero: it would change nothing)."""
+    import torch
+
+    from sif.models.lora import apply_lora
+
+    lora = apply_lora(model, lora_cfg)
+    torch.manual_seed(seed)
+    for name, p in lora.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, scale)
+    return lora

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from sif.config.model import LoraConfig
-from sif.models.factory import apply_lora, load_model, load_model_and_processor, lora_target_modules
-from sif.models.lora import merge_lora_checkpoint
+from sif.models.factory import load_model, load_model_and_processor
+from sif.models.lora import apply_lora, lora_target_modules
+from sif.models.checkpoints import merge_lora_checkpoint
 from tests.models.conftest import CHAIN, model_inputs, prompt_messages
 
 

@@ -6,7 +6,7 @@ import torch
 
 from sif.config.model import ModelConfig
 from sif.models.factory import load_model_and_processor
-from sif.models.lora import apply_lora
+from tests.models.conftest import with_random_adapter
 from tests.conftest import run_launch
 
 
@@ -14,11 +14,7 @@ def test_export_merges_an_adapter(tmp_path, shared_cache):
     cfg = ModelConfig()
     cfg.lora.enabled = True
     model, processor = load_model_and_processor(cfg, shared_cache)
-    model = apply_lora(model, cfg.lora)
-    torch.manual_seed(0)
-    for name, p in model.named_parameters():
-        if "lora_B" in name:
-            p.data.normal_(0, 0.05)
+    model = with_random_adapter(model, cfg.lora)
     adapter = tmp_path / "adapter"
     model.save_pretrained(adapter)
     processor.save_pretrained(adapter)

@@ -11,7 +11,8 @@ import pytest
 from sif.training.args import configure_logger_env, deepspeed_config, eval_kwargs, report_to, training_kwargs
 from sif.training.callbacks import MetricsJsonlCallback, plot_loss_curve, read_metrics, series
 from sif.training.dataset import split_train_eval
-from sif.training.resume import checkpoints, resolve_init_from, resolve_resume
+from sif.models.checkpoints import resolve_init_from
+from sif.training.resume import checkpoints, resolve_resume
 from sif.training.summary import objective, train_numbers
 from tests.conftest import compose
 

@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from sif.config.model import LoraConfig, ModelConfig
-from sif.models.factory import apply_lora, load_model_and_processor
+from sif.models.factory import load_model_and_processor
+from sif.models.lora import apply_lora
 from sif.prompt import build_messages
 from sif.training.vision_grads import drop_frozen_vision_input_grads
 

@@ -124,32 +124,3 @@ def build_backend(cfg: Any, model_cfg: Any, cache_dir: str | Path, checkpoint: O
     return BACKENDS.get(str(cfg.name))(cfg, model_cfg, cache_dir, checkpoint)
 
 
-def resolve_checkpoint(model_cfg: Any, cache_dir: str | Path, checkpoint: Optional[str] = None) -> str:
-    """The folder (or hub id) to load: `checkpoint` when it is a full model; a LoRA adapter folder merged
-    once into `<cache>/merged/<hash>` (so hf and vllm load the same plain checkpoint); else the model group."""
-    cache = Path(cache_dir).expanduser().resolve()
-    if not checkpoint:
-        from sif.models.factory import resolve_model_path
-
-        return resolve_model_path(model_cfg, cache)
-    folder = Path(checkpoint).expanduser()
-    if not folder.exists():
-        from sif.models.factory import looks_like_hub_id
-
-        if looks_like_hub_id(str(checkpoint)):
-            return str(checkpoint)
-        raise FileNotFoundError(f"checkpoint {checkpoint!r} does not exist")
-    folder = folder.resolve()
-    if (folder / "config.json").is_file() or not (folder / "adapter_config.json").is_file():
-        return str(folder)
-    import hashlib
-
-    stamp = max(p.stat().st_mtime_ns for p in folder.iterdir())
-    key = hashlib.sha1(f"{folder}|{stamp}".encode()).hexdigest()[:12]
-    out = cache / "merged" / f"{folder.name}-{key}"
-    if not (out / "config.json").is_file():
-        from sif.models.lora import merge_lora_checkpoint
-
-        log.info("merging the LoRA adapter %s into %s", folder, out)
-        merge_lora_checkpoint(folder, out, model_cfg, cache, overwrite=True)
-    return str(out)

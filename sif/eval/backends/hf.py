@@ -15,7 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Optional
 
-from sif.eval.backends.base import Backend, GenRequest, load_image, request_messages, resolve_checkpoint
+from sif.eval.backends.base import Backend, GenRequest, load_image, request_messages
+from sif.models.checkpoints import resolve_weights
 from sif.registry import BACKENDS
 
 log = logging.getLogger("sif.eval")
@@ -38,7 +39,7 @@ class HFBackend(Backend):
 
         from sif.models.factory import load_model_and_processor
 
-        self.path = resolve_checkpoint(model_cfg, self.cache_dir, checkpoint)
+        self.path = resolve_weights(checkpoint, model_cfg, self.cache_dir)
         self.model, self.processor = load_model_and_processor(model_cfg, self.cache_dir, path=self.path)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)

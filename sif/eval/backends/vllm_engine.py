@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any, Optional
 
-from sif.eval.backends.base import Backend, GenRequest, load_image, request_messages, resolve_checkpoint
+from sif.eval.backends.base import Backend, GenRequest, load_image, request_messages
+from sif.models.checkpoints import resolve_weights
 from sif.registry import BACKENDS
 
 log = logging.getLogger("sif.eval")
@@ -41,7 +42,7 @@ class VLLMBackend(Backend):
         from sif.models.factory import load_processor
         from sif.models.positions import refuse_position_channel
 
-        self.path = resolve_checkpoint(model_cfg, self.cache_dir, checkpoint)
+        self.path = resolve_weights(checkpoint, model_cfg, self.cache_dir)
         refuse_position_channel(self.path)
         self.processor = load_processor(self.path, model_cfg)
         dtype = str(getattr(model_cfg, "dtype", "auto"))
