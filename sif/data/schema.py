@@ -5,11 +5,9 @@ Validation reports the file, line and field of the first problem; unknown fields
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 Box = tuple[float, float, float, float]
 KNOWN_FIELDS = ("id", "source", "image", "depth", "question", "answer", "choices", "gt_boxes",
@@ -107,47 +105,3 @@ def box_problem(box: Any) -> str | None:
     if x2 <= x1 or y2 <= y1:
         return f"needs x2 > x1 and y2 > y1: {list(box)}"
     return None
-
-
-@dataclass
-class SkipCounter:
-    """Counts skipped records by reason (strict=false) for the run summary."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    examples: list[str] = field(default_factory=list)
-
-    def add(self, reason: str, detail: str = "") -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
-        if len(self.examples) < 50 and detail:
-            self.examples.append(detail)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-def read_samples(path: str | Path, strict: bool, skipped: SkipCounter | None = None) -> Iterator[Sample]:
-    """Read a samples JSONL of untrusted origin. strict: raise SampleError at the first bad line (file,
-    line, field); else skip it, count it in `skipped`, and go on. Duplicate ids are bad input too."""
-    path = Path(path)
-    seen: set[str] = set()
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                try:
-                    rec = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
-                    raise SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno) from None
-                sample = Sample.from_dict(rec, str(path), lineno)
-                if sample.id in seen:
-                    raise SampleError("duplicate id", str(path), lineno, "id", sample.id)
-                seen.add(sample.id)
-            except SampleError as err:
-                if strict:
-                    raise
-                if skipped is not None:
-                    skipped.add(err.reason.split(":")[0], str(err))
-                continue
-            yield sample

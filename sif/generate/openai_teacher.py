@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw
 
 from sif.chain import parse_chain, render_chain
-from sif.generate.plan import ChainRequest, Rejection
+from sif.data.records import Rejection
+from sif.generate.plan import ChainRequest
 from sif.registry import TEACHERS
 
 SYSTEM_PROMPT = (
@@ -150,7 +151,7 @@ class OpenAITeacher:
             if res is None:
                 reason = last_reason.get(i, "api_error")
                 self.teacher_stats.rejected[reason] = self.teacher_stats.rejected.get(reason, 0) + 1
-                out.append(Rejection(reason))
+                out.append(Rejection(requests[i].id, reason))
             else:
                 out.append(res)
         return out

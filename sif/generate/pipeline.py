@@ -16,11 +16,12 @@ import numpy as np
 from PIL import Image
 
 from sif.chain import Focus, parse_chain
-from sif.data.schema import SampleError, SkipCounter
+from sif.data.records import Rejection, RejectionLedger
+from sif.data.schema import SampleError
 from sif.data.sources.base import SourceItem
 from sif.data.sources.synth import stable_seed
 from sif.generate.expansion import reverse_expansion
-from sif.generate.plan import ChainRequest, PlannedStep, Rejection
+from sif.generate.plan import ChainRequest, PlannedStep
 from sif.geometry import round_box
 from sif.io import JsonlAppender, atomic_path
 
@@ -32,7 +33,7 @@ class GenerateReport:
     written: int = 0
     resumed: int = 0  # finished in an earlier run, skipped now
     rejected: Counter = field(default_factory=Counter)
-    skipped: SkipCounter = field(default_factory=SkipCounter)
+    skipped: RejectionLedger = field(default_factory=RejectionLedger)
     chain_lengths: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:

@@ -26,9 +26,3 @@ class ChainRequest:
     image: str  # absolute path of the RGB image
     choices: list[str] | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # qtype, objects [{name, box, depth}], targets
-
-
-@dataclass
-class Rejection:
-    reason: str  # grammar | boxes_mismatch | answer_missing | api_error | ...
-    detail: str = ""

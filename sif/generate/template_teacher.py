@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sif.chain import Chain, Step, render_chain
-from sif.generate.plan import ChainRequest, PlannedStep, Rejection
+from sif.data.records import Rejection
+from sif.generate.plan import ChainRequest, PlannedStep
 from sif.registry import TEACHERS
 
 

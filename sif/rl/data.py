@@ -67,7 +67,7 @@ def check_samples(cfg: Any, path: Path, with_depth: bool) -> "SampleReport":
     # Rewards need a depth map even when the prompt shows RGB only (depth_consistency reads the .npy).
     missing = [item for item in report.kept if item.depth is None]
     if missing:
-        from sif.training.samples import Rejection
+        from sif.data.records import Rejection
 
         report.kept = [item for item in report.kept if item.depth is not None]
         report.rejected += [Rejection(item.sample.id, "depth_missing", "no depth map (the depth reward needs one)")

@@ -9,7 +9,6 @@ samples are skipped and counted by reason (with their ids) for the run summary; 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +18,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from sif.data.images import ImageProblem
 from sif.data.paths import PathEscapeError, resolve_under
-from sif.data.schema import Sample, SampleError
-from sif.training.images import DEFAULT_MAX_PIXELS, DepthProblem, load_pictures
+from sif.data.records import Rejection, count_by_reason, ids_by_reason, sample_records, write_rejections
+from sif.data.schema import Sample
+from sif.views import DEFAULT_MAX_PIXELS, DepthProblem, load_pictures
 
 log = logging.getLogger("sif.training")
 
@@ -43,16 +43,6 @@ class CheckedSample:
 
 
 @dataclass
-class Rejection:
-    id: str
-    reason: str  # a short key: image_missing, chain_invalid, too_long, ...
-    detail: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "reason": self.reason, "detail": self.detail}
-
-
-@dataclass
 class SampleReport:
     path: str
     read: int = 0
@@ -60,18 +50,10 @@ class SampleReport:
     rejected: list[Rejection] = field(default_factory=list)
 
     def by_reason(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.rejected:
-            out[r.reason] = out.get(r.reason, 0) + 1
-        return dict(sorted(out.items()))
+        return dict(sorted(count_by_reason(self.rejected).items()))
 
     def ids_by_reason(self, limit: int = MAX_IDS_PER_REASON) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for r in self.rejected:
-            ids = out.setdefault(r.reason, [])
-            if len(ids) < limit:
-                ids.append(r.id)
-        return dict(sorted(out.items()))
+        return ids_by_reason(self.rejected, limit)
 
     def to_summary(self) -> dict:
         return {"samples_read": self.read, "samples_used": len(self.kept), "samples_skipped": len(self.rejected),
@@ -92,34 +74,21 @@ class SampleReport:
             log.warning("skipping %d bad sample(s) of %s: %s", len(self.rejected), self.path, self.by_reason())
 
     def write_rejections(self, path: Path) -> None:
-        from sif.io import write_jsonl
-
-        write_jsonl(path, [r.to_dict() for r in self.rejected])
+        write_rejections(path, self.rejected)
 
 
 def _read_records(path: Path, report: SampleReport) -> list[Sample]:
-    """Schema-valid samples of the file; the rest become rejections ("bad_record", "duplicate_id")."""
+    """Schema-valid samples of the file (sif.data.records); the rest become rejections ("bad_record",
+    "duplicate_id")."""
     samples: list[Sample] = []
-    seen: set[str] = set()
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            report.read += 1
-            try:
-                try:
-                    rec = json.loads(raw.decode("utf-8"))
-                except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-                    raise SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno) from None
-                sample = Sample.from_dict(rec, str(path), lineno)
-            except SampleError as err:
-                report.rejected.append(Rejection(err.sample_id or f"line {lineno}", "bad_record", str(err)))
-                continue
-            if sample.id in seen:
-                report.rejected.append(Rejection(sample.id, "duplicate_id", f"{path}:{lineno}: duplicate id"))
-                continue
-            seen.add(sample.id)
+    for line, sample in sample_records(path):
+        report.read += 1
+        if isinstance(sample, Sample):
             samples.append(sample)
+        elif sample.reason == "duplicate id":
+            report.rejected.append(Rejection(sample.sample_id, "duplicate_id", f"{path}:{line}: duplicate id"))
+        else:
+            report.rejected.append(Rejection(sample.sample_id or f"line {line}", "bad_record", str(sample)))
     return samples
 
 

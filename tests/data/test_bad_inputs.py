@@ -9,7 +9,7 @@ SIF_BAD_CORPUS to put it elsewhere), nothing binary is committed. Readers tried:
   palette, RGBA, LA, 1-bit, float);
 * depth maps (`sif.depth.DepthMap.load`, `check_depth_size`): NaN, inf, 3-D, object (pickle), string,
   complex, truncated, 0-byte, a size that does not fit the image;
-* sample records (`sif.data.schema.read_samples`, what sft / grpo / eval read): malformed JSON, invalid
+* sample records (`sif.data.records`, the one reader sft / grpo / eval use): malformed JSON, invalid
   UTF-8, absurd nesting, non-objects, missing fields, wrong types, duplicate ids, boxes out of range /
   inverted / NaN / short;
 * training inputs (`sif.training.samples.load_checked_samples`, sft and grpo): the files behind records
@@ -37,7 +37,9 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from sif.data.images import ImageProblem, open_rgb
-from sif.data.schema import SampleError, SkipCounter, read_samples
+from sif.data.records import RejectionLedger
+from sif.data.records import read_samples
+from sif.data.schema import SampleError
 from sif.data.sources.base import guarded
 from sif.depth.map import DepthMap, DepthSizeError, check_depth_size, read_depth_shape
 from sif.io import write_bytes, write_text
@@ -249,7 +251,7 @@ def write_mixed(path: Path, bad: list[bytes], good: int = 3) -> Path:
 
 def test_read_samples_lenient_skips_and_counts_every_bad_line(tmp_path):
     path = write_mixed(tmp_path / "samples.jsonl", [raw for _, raw, _ in BAD_LINES], good=5)
-    skipped = SkipCounter()
+    skipped = RejectionLedger()
     got = [s.id for s in read_samples(path, strict=False, skipped=skipped)]
     assert got == [f"ok{i}" for i in range(5)]  # nothing good lost
     assert skipped.total == len(BAD_LINES)
@@ -257,6 +259,18 @@ def test_read_samples_lenient_skips_and_counts_every_bad_line(tmp_path):
     assert skipped.counts["duplicate id"] == 1
     for case, _, _ in BAD_LINES:
         tried("read_samples", case, "skipped", lost=0)
+
+
+def test_the_training_reader_is_the_same_reader(tmp_path):
+    """sft and grpo read through sif.data.records too: the same lines kept, every bad one rejected by id."""
+    from sif.training.samples import SampleReport, _read_records
+
+    path = write_mixed(tmp_path / "samples.jsonl", [raw for _, raw, _ in BAD_LINES], good=5)
+    report = SampleReport(str(path))
+    kept = [s.id for s in _read_records(path, report)]
+    assert kept == [s.id for s in read_samples(path, strict=False)] == [f"ok{i}" for i in range(5)]
+    assert report.read == 5 + len(BAD_LINES) and len(report.rejected) == len(BAD_LINES)
+    assert report.by_reason() == {"bad_record": len(BAD_LINES) - 1, "duplicate_id": 1}
 
 
 @pytest.mark.parametrize("case,raw,field", BAD_LINES, ids=[c for c, _, _ in BAD_LINES])
@@ -406,7 +420,7 @@ def test_importer_lenient_skips_counts_and_keeps_every_good_record(source, corpu
     good = good_importer_lines(source, 4)
     path = tmp_path / f"{source}.jsonl"
     path.write_bytes(b"\n".join([good[0], *(raw for _, raw, _ in cases), *good[1:]]) + b"\n")
-    skipped = SkipCounter()
+    skipped = RejectionLedger()
     items = list(guarded(SOURCES.get(source)(importer_cfg(path, corpus_root), False), False, skipped))
     assert [it.id for it in items] == [f"good-{i}" for i in range(4)]
     assert skipped.total == len(cases), (skipped.counts, skipped.examples)
@@ -421,7 +435,7 @@ def test_importer_strict_names_file_line_and_field_for_every_case(source, corpus
         path = tmp_path / f"{source}.jsonl"
         path.write_bytes(good + b"\n" + raw + b"\n")
         with pytest.raises(SampleError) as err:
-            list(guarded(SOURCES.get(source)(importer_cfg(path, corpus_root), True), True, SkipCounter()))
+            list(guarded(SOURCES.get(source)(importer_cfg(path, corpus_root), True), True, RejectionLedger()))
         msg = str(err.value)
         assert f"{path}:2" in msg, (case, msg)
         if field:

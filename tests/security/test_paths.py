@@ -11,7 +11,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from sif.data.paths import PathEscapeError, resolve_under
-from sif.data.schema import SampleError, SkipCounter
+from sif.data.records import RejectionLedger
+from sif.data.schema import SampleError
 from sif.data.sources.base import guarded
 from sif.registry import SOURCES
 from tests.faults._reliability import record
@@ -54,7 +55,7 @@ def test_importer_refuses_escapes_and_allows_them_when_configured(tree):
     def run(allow: bool, strict: bool):
         cfg = OmegaConf.create({"dataset": {"path": str(path), "image_root": str(tree), "allow_path_escape": allow,
                                             "max_pixels": 10_000_000}})
-        skipped = SkipCounter()
+        skipped = RejectionLedger()
         return [it.id for it in guarded(SOURCES.get("tallyqa")(cfg, strict), strict, skipped)], skipped
 
     ids, skipped = run(allow=False, strict=False)

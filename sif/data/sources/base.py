@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from sif.data.schema import SampleError, SkipCounter
+from sif.data.records import RejectionLedger, object_records
+from sif.data.schema import SampleError
 
 Box = tuple[float, float, float, float]
 
@@ -33,54 +33,16 @@ class SourceItem:
     source_line: Optional[int] = None
 
 
-def load_json_records(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """(line-or-index, record) pairs from a JSON array file or a JSONL file. A malformed JSONL line is
-    yielded as a SampleError in place of its record so the caller applies strict/skip rules."""
-    path = Path(path)
-    with open(path, "rb") as fh:
-        head = fh.read(1024).lstrip()
-    if head.startswith(b"["):
-        try:
-            data = json.loads(path.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise SampleError(f"not valid JSON ({exc.__class__.__name__}: {exc})", str(path)) from None
-        if not isinstance(data, list):
-            raise SampleError(f"expected a JSON array of records, got {type(data).__name__}", str(path))
-        for i, rec in enumerate(data):
-            yield i + 1, rec
-        return
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield lineno, json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
-                yield lineno, SampleError(f"not valid JSON ({exc.__class__.__name__})", str(path), lineno)
-
-
-def object_records(path: str | Path) -> Iterator[tuple[int, dict] | SampleError]:
-    """`load_json_records`, with every record that is not a JSON object turned into a SampleError."""
-    for line, rec in load_json_records(path):
-        if isinstance(rec, SampleError):
-            yield rec
-        elif not isinstance(rec, dict):
-            yield SampleError("expected a JSON object", str(path), line)
-        else:
-            yield line, rec
-
-
 def import_records(cfg, convert: Callable[[Any, Path, int, dict], "SourceItem | None"]
                    ) -> Iterator[SourceItem | SampleError]:
     """The importers' one loop: each JSON-object record of `cfg.dataset.path` goes through `convert`, which
     returns a SourceItem, None (a record the source skips on purpose), or raises the SampleError naming
     the field; bad records are yielded as SampleErrors for `guarded` to apply the strict/skip rule."""
     path = Path(cfg.dataset.path)
-    for entry in object_records(path):
-        if isinstance(entry, SampleError):
-            yield entry
+    for line, rec in object_records(path):
+        if isinstance(rec, SampleError):
+            yield rec
             continue
-        line, rec = entry
         try:
             item = convert(cfg, path, line, rec)
         except SampleError as err:
@@ -103,7 +65,7 @@ def locate_image(cfg, rel: str, rec: dict, path: Path, line: int,
         raise field_error(rec, path, line, "image", str(exc)) from None
 
 
-def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: SkipCounter) -> Iterator[SourceItem]:
+def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: RejectionLedger) -> Iterator[SourceItem]:
     """Apply the strict/skip rule to a stream where bad records appear as SampleErrors. A repeated id is bad
     input too (the first record with the id is kept): it would otherwise give two samples one id."""
     first: dict[str, str] = {}
@@ -118,7 +80,7 @@ def guarded(items: Iterator[SourceItem | SampleError], strict: bool, skipped: Sk
         if isinstance(item, SampleError):
             if strict:
                 raise item
-            skipped.add(item.reason.split(":")[0].split(" (")[0], str(item))
+            skipped.add(item.reason.split(":")[0].split(" (")[0], str(item), item.sample_id or "")
             continue
         yield item
 

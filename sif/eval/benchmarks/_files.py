@@ -9,7 +9,6 @@ import base64
 import binascii
 import hashlib
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -17,68 +16,18 @@ from typing import Any, Iterator, Optional
 from PIL import Image, UnidentifiedImageError
 
 from sif.data.paths import PathEscapeError, resolve_under
+from sif.data.records import object_records
 from sif.data.schema import SampleError
 from sif.io import write_bytes
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line or 1-based index, record) from a JSON array, a JSONL file or (with pandas) a parquet file."""
-    path = Path(path)
-    if not path.is_file():
-        raise SampleError("benchmark file missing", str(path))
-    if path.suffix == ".parquet":
-        yield from _parquet_records(path)
-        return
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SampleError("not UTF-8 text", str(path)) from None
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise SampleError(f"not valid JSON ({exc})", str(path)) from None
-        for i, rec in enumerate(data, start=1):
-            yield i, _as_dict(rec, path, i)
-        return
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SampleError(f"not valid JSON ({exc.msg})", str(path), lineno) from None
-        except RecursionError:
-            raise SampleError("not valid JSON (nested too deeply)", str(path), lineno) from None
-        yield lineno, _as_dict(rec, path, lineno)
-
-
-def _as_dict(rec: Any, path: Path, line: int) -> dict:
-    if not isinstance(rec, dict):
-        raise SampleError(f"expected a JSON object, got {type(rec).__name__}", str(path), line)
-    return rec
-
-
-def _parquet_records(path: Path) -> Iterator[tuple[int, dict]]:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency of datasets
-        raise SampleError("reading parquet needs pandas (or export the split to JSONL)", str(path)) from None
-    frame = pd.read_parquet(path)
-    for i, rec in enumerate(frame.to_dict(orient="records"), start=1):
-        yield i, {k: _plain(v) for k, v in rec.items()}
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays / scalars from pandas as Python lists / scalars."""
-    if hasattr(value, "tolist") and not isinstance(value, (bytes, str)):
-        return _plain(value.tolist())
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+    """(line or 1-based index, record) from a JSON array, a JSONL file or a parquet file (sif.data.records);
+    a benchmark release is trusted to be whole, so its first bad record stops the run, named."""
+    for line, rec in object_records(path):
+        if isinstance(rec, SampleError):
+            raise rec
+        yield line, rec
 
 
 def need(rec: dict, name: str, kind: type | tuple[type, ...], path: str | Path, line: int) -> Any:

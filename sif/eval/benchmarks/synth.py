@@ -14,7 +14,8 @@ from typing import Any, Optional
 
 from sif.answers import answers_match
 from sif.data.paths import PathEscapeError, resolve_under
-from sif.data.schema import SampleError, read_samples
+from sif.data.records import read_samples
+from sif.data.schema import SampleError
 from sif.eval.benchmarks.base import Benchmark, EvalItem, Judgement
 from sif.registry import BENCHMARKS
 
