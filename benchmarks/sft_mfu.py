@@ -210,7 +210,7 @@ def vision_patches(samples: Path, model_dir: Path) -> int:
 
     from sif.config.model import ModelConfig
     from sif.models.factory import load_processor
-    from sif.training.images import load_pictures
+    from sif.views import load_pictures
 
     first = _json.loads(Path(samples).read_text().splitlines()[0])
     pictures = load_pictures(Path(samples).parent / first["image"], Path(samples).parent / first["depth"], True)

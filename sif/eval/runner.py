@@ -154,7 +154,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     owned = backend is None
     from sif.views import view_of
 
-    view = view_of(cfg.backend.get("image_inputs", "rgb+depth"), "backend.image_inputs")
+    view = view_of(cfg.backend.image_inputs, "backend.image_inputs")
     view = _Request(view.with_depth, view.blank, str(cfg.backend.get("prompt", "sif")))
     started = time.time()
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from sif.prompt import build_messages
-from sif.training.images import DEFAULT_MAX_PIXELS, load_pictures
+from sif.views import DEFAULT_MAX_PIXELS, load_pictures
 from sif.training.samples import CheckedSample
 from sif.views import blanked
 

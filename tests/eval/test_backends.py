@@ -14,7 +14,8 @@ from sif.config.data import DepthConfig
 from sif.config.evaluation import BackendConfig
 from sif.config.model import ModelConfig
 from sif.eval.backends import GenRequest, build_backend, request_messages
-from sif.eval.backends.inputs import DepthSource, MissingDepthError, depth_image, request_for
+from sif.eval.backends.inputs import DepthSource, MissingDepthError, request_for
+from sif.views import depth_image
 from sif.eval.backends.openai_api import openai_messages
 from sif.eval.backends.vllm_engine import MissingDependencyError
 from sif.eval.benchmarks.base import EvalItem

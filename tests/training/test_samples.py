@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sif.training.images import depth_png_path, load_depth_picture, load_pictures
+from sif.views import depth_png_path, load_depth_picture, load_pictures
 from sif.training.samples import BadInputError, Rejection, SampleReport, drop_too_long, load_checked_samples
 from tests.training.helpers import BROKEN_CHAIN, record, write_files, write_samples
 
@@ -91,7 +91,7 @@ def test_depth_picture_is_the_png_or_drawn_from_the_npy(tmp_path):
     assert [p.mode for p in pictures] == ["RGB", "RGB"]
     bad = tmp_path / "depth" / "bad.npy"
     bad.write_bytes(b"garbage")
-    from sif.training.images import DepthProblem
+    from sif.views import DepthProblem
 
     with pytest.raises(DepthProblem, match="unreadable"):
         load_depth_picture(bad)

@@ -19,22 +19,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from sif.eval.backends.base import GenRequest
+from sif.views import blanked, depth_image
 
 log = logging.getLogger("sif.eval")
 
 
 class MissingDepthError(ValueError):
     """Items have no depth map and the depth group cannot compute one."""
-
-
-def depth_image(depth_npy: str | Path) -> Any:
-    """The colour picture of a depth map: its PNG sibling when present, else the map colourized now."""
-    png = Path(depth_npy).with_suffix(".png")
-    if png.is_file():
-        return str(png)
-    from sif.depth import colorize, load_depth_map
-
-    return colorize(load_depth_map(depth_npy).array)
 
 
 def _provider_key(depth_cfg: Any) -> str:
@@ -112,7 +103,5 @@ def request_for(item: Any, with_depth: bool = True, blank: bool = False, style: 
             raise MissingDepthError(f"item {item.id!r} has no depth map")
         images.append(depth_image(item.depth))
     if blank:
-        from sif.views import blanked
-
         images = blanked(images)
     return GenRequest(id=str(item.id), question=item.question, choices=item.choices, images=images, prompt_style=style)
