@@ -1,7 +1,7 @@
 """Curricula: schedules of reward weights over training and an easy -> hard sample order.
 
-Registered in `sif.registry.CURRICULA` by the modules of this package. `CurriculumCallback`,
-`save_state` and `restore_from_checkpoint` live in `_callback` (imports transformers) and load lazily.
+Registered in `sif.registry.CURRICULA` by the modules of this package. `CurriculumCallback` lives in
+`_callback` (imports transformers) and loads lazily; the GRPO trainer checkpoints the state (sif.rl.state).
 """
 
 from typing import Any
@@ -12,7 +12,7 @@ from sif.curriculum.schedules import build_curriculum
 
 import_submodules(__name__, __path__)
 
-_LAZY = ("CurriculumCallback", "restore_from_checkpoint", "save_state", "STATE_FILENAME")
+_LAZY = ("CurriculumCallback",)
 
 
 def __getattr__(name: str) -> Any:

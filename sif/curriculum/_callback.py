@@ -1,6 +1,6 @@
-"""`CurriculumCallback`: drives TRL's reward weights from a curriculum and checkpoints curriculum and
-progress-memory state. Imported lazily (transformers is heavy): `from sif.curriculum import
-CurriculumCallback` loads it on first use.
+"""`CurriculumCallback`: drives TRL's reward weights from a curriculum. Imported lazily (transformers is
+heavy): `from sif.curriculum import CurriculumCallback` loads it on first use. The curriculum's state is
+checkpointed by the GRPO trainer (sif.rl.trainer, sif.rl.state), not here.
 
 TRL 1.16's `GRPOTrainer` keeps the weights in `trainer.reward_weights`, a float32 CPU tensor with one
 entry per reward function in the order of `trainer.reward_func_names`; `_generate_and_score_completions`
@@ -10,48 +10,14 @@ tensor at `on_step_begin` takes effect for the next rollout.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from pathlib import Path
 from typing import Any, Optional
 
 from transformers import TrainerCallback
 
 from sif.curriculum.base import Curriculum
-from sif.io import write_json
-from sif.rewards.memory import FILENAME as MEMORY_FILENAME
-from sif.rewards.memory import ProgressMemory
 
 log = logging.getLogger(__name__)
-
-STATE_FILENAME = "curriculum_state.json"
-CHECKPOINT_PREFIX = "checkpoint"
-
-
-def save_state(ckpt_dir: str | os.PathLike, curriculum: Optional[Curriculum] = None,
-               progress_memory: Optional[ProgressMemory] = None) -> None:
-    """Write curriculum_state.json and progress_memory.json into `ckpt_dir` (atomic writes)."""
-    ckpt = Path(ckpt_dir)
-    if curriculum is not None:
-        write_json(ckpt / STATE_FILENAME, curriculum.state_dict())
-    if progress_memory is not None:
-        progress_memory.save(ckpt / MEMORY_FILENAME)
-
-
-def restore_from_checkpoint(ckpt_dir: str | os.PathLike, curriculum: Optional[Curriculum] = None,
-                            progress_memory: Optional[ProgressMemory] = None) -> dict[str, bool]:
-    """Load what `save_state` wrote; a missing file leaves that object as it is. Says what was found."""
-    ckpt = Path(ckpt_dir)
-    found = {"curriculum": False, "progress_memory": False}
-    if curriculum is not None and (ckpt / STATE_FILENAME).is_file():
-        with open(ckpt / STATE_FILENAME, encoding="utf-8") as fh:
-            curriculum.load_state_dict(json.load(fh))
-        found["curriculum"] = True
-    if progress_memory is not None and (ckpt / MEMORY_FILENAME).is_file():
-        progress_memory.load(ckpt / MEMORY_FILENAME)
-        found["progress_memory"] = True
-    return found
 
 
 class CurriculumCallback(TrainerCallback):
@@ -64,11 +30,9 @@ class CurriculumCallback(TrainerCallback):
     """
 
     def __init__(self, curriculum: Curriculum, trainer_ref: Any = None,
-                 progress_memory: Optional[ProgressMemory] = None,
                  reward_names: Optional[list[str]] = None) -> None:
         self.curriculum = curriculum
         self._trainer_ref = trainer_ref
-        self.progress_memory = progress_memory
         self.reward_names = list(reward_names) if reward_names is not None else None
 
     # ---- trainer access ---------------------------------------------------------------------------
@@ -116,19 +80,6 @@ class CurriculumCallback(TrainerCallback):
             for name, w in self.curriculum.current.items():
                 logs.setdefault(f"curriculum/{name}", float(w))
         return control
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        if self.progress_memory is not None:
-            self.progress_memory.sync_across_ranks()  # collective: every rank runs on_save
-        if getattr(state, "is_world_process_zero", True):
-            ckpt = Path(args.output_dir) / f"{CHECKPOINT_PREFIX}-{state.global_step}"
-            save_state(ckpt, self.curriculum, self.progress_memory)
-        return control
-
-    def restore_from_checkpoint(self, ckpt_dir: str | os.PathLike) -> dict[str, bool]:
-        found = restore_from_checkpoint(ckpt_dir, self.curriculum, self.progress_memory)
-        log.info("restored from %s: %s", ckpt_dir, found)
-        return found
 
 
 def _updated_weights(current: Any, names: list[str], weights: dict[str, float]) -> Any:

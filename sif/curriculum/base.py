@@ -18,12 +18,6 @@ STATE_VERSION = 1
 ORDER_BY = ("none", "chain_length", "num_objects")
 
 
-def _get(cfg: Any, key: str, default: Any) -> Any:
-    if isinstance(cfg, dict):
-        return cfg.get(key, default)
-    return getattr(cfg, key, default)
-
-
 def clamp_progress(progress: Any) -> float:
     """Training progress as a float in [0, 1] (non-numbers and NaN count as 0)."""
     try:
@@ -41,12 +35,15 @@ class Curriculum:
     name: ClassVar[str] = "none"
 
     def __init__(self, cfg: Any, base_weights: dict[str, float]) -> None:
+        from sif.config.training import CurriculumConfig
+        from sif.config.typed import typed
+
+        cfg = typed(CurriculumConfig, cfg)  # a CurriculumConfig, DictConfig or dict; defaults: the schema
         self.base: dict[str, float] = {str(k): float(v) for k, v in dict(base_weights).items()}
-        self.start = self._overlay(_get(cfg, "start_weights", None) or {}, "start_weights")
-        self.end = self._overlay(_get(cfg, "end_weights", None) or {}, "end_weights")
-        milestones = [clamp_progress(m) for m in list(_get(cfg, "milestones", None) or [])]
-        self.milestones: list[float] = sorted(milestones)
-        self.order_by: str = str(_get(cfg, "order_by", "none"))
+        self.start = self._overlay(cfg.start_weights or {}, "start_weights")
+        self.end = self._overlay(cfg.end_weights or {}, "end_weights")
+        self.milestones: list[float] = sorted(clamp_progress(m) for m in list(cfg.milestones or []))
+        self.order_by: str = str(cfg.order_by)
         if self.order_by not in ORDER_BY:
             raise ValueError(f"curriculum.order_by must be one of {ORDER_BY}, got {self.order_by!r}")
         self.progress: float = 0.0

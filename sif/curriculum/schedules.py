@@ -66,6 +66,9 @@ class StepCurriculum(Curriculum):
 
 def build_curriculum(cfg: Any, base_weights: dict[str, float]) -> Curriculum:
     """The curriculum named by `cfg.name` (a CurriculumConfig, DictConfig or dict)."""
-    name = cfg.get("name", "none") if isinstance(cfg, dict) else getattr(cfg, "name", "none")
-    cls = CURRICULA.get(str(name))
+    from sif.config.training import CurriculumConfig
+    from sif.config.typed import typed
+
+    cfg = typed(CurriculumConfig, cfg)
+    cls = CURRICULA.get(str(cfg.name))
     return cls(cfg, base_weights)

@@ -15,7 +15,7 @@ once for all rewards), raw answer scores (the judge is called once per batch eve
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from sif.registry import REWARDS
@@ -68,33 +68,15 @@ class RewardCall:
         return len(self.texts)
 
 
-@dataclass
-class SuiteSettings:
-    paper_compat: bool = False
-    answer_scorer: str = "rule"  # rule | judge
-    depth_tolerance: float = 0.1
-    depth_abs_floor: float = 0.02
-    number_tolerance: float = 0.0
-    weights: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def from_cfg(cls, cfg: Any) -> "SuiteSettings":
-        """From a RewardConfig dataclass, a DictConfig or a plain dict."""
-        get = (lambda k, d: cfg.get(k, d)) if isinstance(cfg, dict) else (lambda k, d: getattr(cfg, k, d))
-        weights = get("weights", None)
-        weights = {str(k): float(v) for k, v in dict(weights).items()} if weights is not None else {}
-        return cls(paper_compat=bool(get("paper_compat", False)), answer_scorer=str(get("answer_scorer", "rule")),
-                   depth_tolerance=float(get("depth_tolerance", 0.1)),
-                   depth_abs_floor=float(get("depth_abs_floor", 0.02)),
-                   number_tolerance=float(get("number_tolerance", 0.0)), weights=weights)
-
-
 class RewardSuite:
     """Shared state of the rewards: settings, judge, progress memory, per-batch caches and counters."""
 
     def __init__(self, reward_cfg: Any = None, judge: Any = None,
                  progress_memory: Optional[ProgressMemory] = None) -> None:
-        self.settings = SuiteSettings.from_cfg(reward_cfg if reward_cfg is not None else {})
+        from sif.config.training import RewardConfig
+        from sif.config.typed import typed
+
+        self.settings = typed(RewardConfig, reward_cfg)  # a RewardConfig, DictConfig or dict; defaults: the schema
         if self.settings.answer_scorer not in ("rule", "judge"):
             raise ValueError(f"reward.answer_scorer must be 'rule' or 'judge', got {self.settings.answer_scorer!r}")
         if self.settings.answer_scorer == "judge" and judge is None:
@@ -236,37 +218,20 @@ class RewardSuite:
         return out
 
     # ---- TRL callables ----------------------------------------------------------------------------
-    def make_func(self, name: str) -> Callable[..., list[float]]:
-        spec: RewardSpec = REWARDS.get(name)
-        suite = self
+    def make_func(self, name: str) -> "RewardFunction":
+        return RewardFunction(self, name)
 
-        def reward_func(prompts: Any = None, completions: Any = None, completion_ids: Any = None,
-                        **kwargs: Any) -> list[float]:
-            comps = list(completions) if completions is not None else []
-            texts = [completion_text(c) for c in comps]
-            call = RewardCall(texts=texts, cols=Columns(len(texts), kwargs), log_metric=kwargs.get("log_metric"),
-                              trainer_state=kwargs.get("trainer_state"))
-            try:
-                values = list(spec.fn(suite, call))
-            except Exception:  # noqa: BLE001 - last net; each reward handles per-row problems itself
-                log.exception("reward %s failed on a batch; its values are 0 for this batch", name)
-                suite.count(f"errors/{name}")
-                values = []
-            values = (values + [spec.lo] * len(texts))[: len(texts)]
-            return [finite(v, spec.lo, spec.hi, default=spec.lo) for v in values]
+    def __getstate__(self) -> dict:
+        """Pickled without the per-batch caches (rebuilt on the next batch)."""
+        state = dict(self.__dict__)
+        state.update(_parse_cache={}, _memo={}, _answer_cache=None)
+        return state
 
-        reward_func.__name__ = name
-        reward_func.__qualname__ = name
-        reward_func.__doc__ = (spec.fn.__doc__ or "").strip() or None
-        reward_func.reward_range = (spec.lo, spec.hi)  # type: ignore[attr-defined]
-        reward_func.suite = suite  # type: ignore[attr-defined]
-        return reward_func
-
-    def funcs_and_weights(self) -> tuple[list[Callable[..., list[float]]], list[float]]:
+    def funcs_and_weights(self) -> tuple[list["RewardFunction"], list[float]]:
         names = list(self.settings.weights)
         if not names:
             raise ValueError("reward.weights is empty: name at least one reward")
-        funcs = [self.make_func(n) for n in names]  # unknown names raise UnknownNameError listing the known
+        funcs = [self.make_func(n) for n in names]
         return funcs, [float(self.settings.weights[n]) for n in names]
 
     def stats(self) -> dict[str, float]:
@@ -278,6 +243,40 @@ class RewardSuite:
                 if isinstance(v, (int, float)):
                     out[f"judge/{k}"] = float(v)
         return out
+
+
+class RewardFunction:
+    """One registered reward as TRL calls it: `fn(prompts, completions, completion_ids=None, **kwargs)`.
+
+    A small class rather than a closure (as TRL writes its parametrised rewards) so the reward set pickles:
+    it holds the shared suite and the registry name, and looks the reward up again after unpickling.
+    """
+
+    def __init__(self, suite: RewardSuite, name: str) -> None:
+        spec: RewardSpec = REWARDS.get(name)  # unknown names raise UnknownNameError listing the known
+        self.suite = suite
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = (spec.fn.__doc__ or "").strip() or None
+        self.reward_range = (spec.lo, spec.hi)
+
+    def __call__(self, prompts: Any = None, completions: Any = None, completion_ids: Any = None,
+                 **kwargs: Any) -> list[float]:
+        name = self.__name__
+        spec: RewardSpec = REWARDS.get(name)
+        texts = [completion_text(c) for c in (list(completions) if completions is not None else [])]
+        call = RewardCall(texts=texts, cols=Columns(len(texts), kwargs), log_metric=kwargs.get("log_metric"),
+                          trainer_state=kwargs.get("trainer_state"))
+        try:
+            values = list(spec.fn(self.suite, call))
+        except Exception:  # noqa: BLE001 - last net; each reward handles per-row problems itself
+            log.exception("reward %s failed on a batch; its values are 0 for this batch", name)
+            self.suite.count(f"errors/{name}")
+            values = []
+        values = (values + [spec.lo] * len(texts))[: len(texts)]
+        return [finite(v, spec.lo, spec.hi, default=spec.lo) for v in values]
+
+    def __repr__(self) -> str:
+        return f"RewardFunction({self.__name__!r}, range={self.reward_range})"
 
 
 def build_reward_funcs(reward_cfg: Any, judge: Any = None, progress_memory: Optional[ProgressMemory] = None

@@ -7,14 +7,13 @@
 
 How the sample columns reach the callback: TRL keeps the last generation batch in `trainer._logs`
 (prompts, completions, per-reward values, advantages; gathered over ranks) and adds to `_logs["extra"]`
-whatever the reward functions pass to their `log_extra` kwarg. `with_snapshot_columns` wraps ONE reward
+whatever the reward functions pass to their `log_extra` kwarg. `SnapshotColumns` wraps ONE reward
 function so that it forwards the sample id, image and depth paths, gt boxes, question and answer through
 `log_extra`, so they arrive aligned with the completions on every rank.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -35,15 +34,23 @@ GT_COLOR = "#34c759"
 MAX_TEXT_CHARS = 4000
 
 
-def with_snapshot_columns(func: Callable[..., list], columns: tuple[str, ...] = SNAPSHOT_COLUMNS) -> Callable:
-    """`func` (a TRL reward function) that also forwards `columns` to TRL's `log_extra` (JSON for lists)."""
+class SnapshotColumns:
+    """A TRL reward function that also forwards `columns` to TRL's `log_extra` (JSON for lists); a class, not
+    a closure, so the reward set pickles. `reward_range`, `suite` and `__name__` are the wrapped function's."""
 
-    @functools.wraps(func)
-    def wrapper(prompts: Any, completions: Any, completion_ids: Any = None, **kwargs: Any) -> list:
+    def __init__(self, func: Callable[..., list], columns: tuple[str, ...] = SNAPSHOT_COLUMNS) -> None:
+        self.func, self.columns = func, tuple(columns)
+        self.__name__ = self.__qualname__ = getattr(func, "__name__", type(func).__name__)
+        self.__doc__ = getattr(func, "__doc__", None)
+        for attr in ("reward_range", "suite"):  # keep what sif.rewards attaches to its callables
+            if hasattr(func, attr):
+                setattr(self, attr, getattr(func, attr))
+
+    def __call__(self, prompts: Any, completions: Any, completion_ids: Any = None, **kwargs: Any) -> list:
         log_extra = kwargs.get("log_extra")
         if callable(log_extra):
             n = len(completions)
-            for col in columns:
+            for col in self.columns:
                 values = kwargs.get(col)
                 if not isinstance(values, (list, tuple)) or len(values) != n:
                     continue
@@ -52,12 +59,7 @@ def with_snapshot_columns(func: Callable[..., list], columns: tuple[str, ...] = 
                                              for v in values])
                 except Exception:  # noqa: BLE001 - a snapshot must never break a reward
                     log.debug("log_extra(%s) failed", col, exc_info=True)
-        return func(prompts, completions, completion_ids, **kwargs)
-
-    for attr in ("reward_range", "suite"):  # keep what sif.rewards attaches to its callables
-        if hasattr(func, attr):
-            setattr(wrapper, attr, getattr(func, attr))
-    return wrapper
+        return self.func(prompts, completions, completion_ids, **kwargs)
 
 
 def _text(completion: Any) -> str:

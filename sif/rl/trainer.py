@@ -3,8 +3,8 @@
 `SIFGRPOTrainer._save_checkpoint` writes the curriculum state and the progress memory (merged across ranks
 first: a collective, every rank calls it) into `checkpoint-N/` BEFORE the Trainer writes its
 `trainer_state.json`, the file that marks a checkpoint complete (`sif.training.resume`). A run killed
-mid-save therefore never resumes from a checkpoint that lacks our state. (`CurriculumCallback.on_save`
-writes the same files again afterwards; the write is idempotent.)
+mid-save therefore never resumes from a checkpoint that lacks our state. `restore_sif_state` loads them back
+before a resumed `train()`. The trainer is the only owner of this state (sif.rl.state has the file format).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Optional
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
+from sif.rl.state import restore_from_checkpoint, save_state
 from sif.rollout.trl_hook import FastRolloutMixin
 from sif.training.resume import ConvertedCheckpointResumeMixin
 
@@ -40,14 +41,23 @@ class SIFGRPOTrainer(ConvertedCheckpointResumeMixin, FastRolloutMixin, GRPOTrain
         super()._save_checkpoint(model, trial)
 
     def save_sif_state(self, ckpt: str | os.PathLike) -> None:
-        from sif.curriculum import save_state
-
         memory = self.sif_progress_memory
         if memory is not None:
             memory.sync_across_ranks()
         if self.args.should_save:
             Path(ckpt).mkdir(parents=True, exist_ok=True)
             save_state(ckpt, self.sif_curriculum, memory)
+
+    def restore_sif_state(self, ckpt: Optional[str]) -> dict[str, bool]:
+        """Load the curriculum and progress memory of `ckpt` (before `train(resume_from_checkpoint=ckpt)`)."""
+        if not ckpt:
+            return {"curriculum": False, "progress_memory": False}
+        found = restore_from_checkpoint(ckpt, self.sif_curriculum, self.sif_progress_memory)
+        log.info("restored from %s: %s", ckpt, found)
+        missing = [k for k, v in found.items() if not v]
+        if missing:
+            log.warning("checkpoint %s has no saved %s; starting those fresh", ckpt, " or ".join(missing))
+        return found
 
 
 class SuiteStatsCallback(TrainerCallback):
@@ -68,14 +78,3 @@ class SuiteStatsCallback(TrainerCallback):
         except Exception:  # noqa: BLE001 - logging must not break training
             log.debug("suite stats failed", exc_info=True)
         return control
-
-
-def restore_sif_state(ckpt: Optional[str], curriculum_cb: Any) -> dict[str, bool]:
-    """Load curriculum + progress memory of `ckpt` into the callback's objects (before trainer.train)."""
-    if not ckpt:
-        return {"curriculum": False, "progress_memory": False}
-    found = curriculum_cb.restore_from_checkpoint(ckpt)
-    missing = [k for k, v in found.items() if not v]
-    if missing:
-        log.warning("checkpoint %s has no saved %s; starting those fresh", ckpt, " or ".join(missing))
-    return found

@@ -1,9 +1,9 @@
-"""CurriculumCallback: sets TRL's reward_weights tensor each step, logs, checkpoints and restores state."""
+"""CurriculumCallback: sets TRL's reward_weights tensor each step and logs (its state is checkpointed by the
+GRPO trainer: tests/rl/test_state.py)."""
 
 from __future__ import annotations
 
 import inspect
-import json
 import weakref
 from collections import defaultdict
 from types import SimpleNamespace
@@ -12,8 +12,7 @@ import pytest
 import torch
 from transformers import TrainerControl, TrainerState
 
-from sif.curriculum import CurriculumCallback, build_curriculum, restore_from_checkpoint
-from sif.rewards import ProgressMemory
+from sif.curriculum import CurriculumCallback, build_curriculum
 
 NAMES = ["format", "answer_progress", "box_iou_progress", "depth_consistency"]
 BASE = dict.fromkeys(NAMES, 1.0)
@@ -87,36 +86,3 @@ def test_on_log_adds_curriculum_entries():
     cb.on_log(SimpleNamespace(), state(5), TrainerControl(), logs=logs)
     assert logs == {"loss": 1.0, "curriculum/format": 9.0, "curriculum/answer_progress": 1.0,
                     "curriculum/box_iou_progress": 1.0, "curriculum/depth_consistency": 1.0}
-
-
-def test_on_save_and_restore(tmp_path):
-    memory = ProgressMemory()
-    memory.update("s1", 0.75, n=4)
-    cb = CurriculumCallback(build_curriculum(CFG, BASE), FakeTrainer(), progress_memory=memory)
-    cb.on_step_begin(SimpleNamespace(), state(3), TrainerControl())
-    ckpt = tmp_path / "checkpoint-3"
-    ckpt.mkdir()
-    cb.on_save(SimpleNamespace(output_dir=str(tmp_path)), state(3), TrainerControl())
-    saved = json.loads((ckpt / "curriculum_state.json").read_text())
-    assert saved == {"version": 1, "name": "linear", "progress": 0.3, "current": pytest.approx(
-        {"format": 1.55, "answer_progress": 1.0, "box_iou_progress": 0.8, "depth_consistency": 1.0})}
-    assert json.loads((ckpt / "progress_memory.json").read_text())["entries"]["s1"]["score"] == 0.75
-
-    fresh_memory = ProgressMemory()
-    fresh = CurriculumCallback(build_curriculum(CFG, BASE), FakeTrainer(), progress_memory=fresh_memory)
-    assert fresh.restore_from_checkpoint(ckpt) == {"curriculum": True, "progress_memory": True}
-    assert fresh.curriculum.progress == 0.3 and fresh.curriculum.current == cb.curriculum.current
-    assert fresh_memory.state_dict() == memory.state_dict()
-    # a checkpoint without our files (e.g. from an older run) leaves everything as it was
-    other = tmp_path / "checkpoint-9"
-    other.mkdir()
-    assert restore_from_checkpoint(other, fresh.curriculum, fresh_memory) == {"curriculum": False,
-                                                                               "progress_memory": False}
-
-
-def test_on_save_skips_writing_on_other_ranks(tmp_path):
-    cb = CurriculumCallback(build_curriculum(CFG, BASE), FakeTrainer(), progress_memory=ProgressMemory())
-    st = state(2)
-    st.is_world_process_zero = False
-    cb.on_save(SimpleNamespace(output_dir=str(tmp_path)), st, TrainerControl())
-    assert not (tmp_path / "checkpoint-2").exists()

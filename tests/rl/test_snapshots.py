@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 from PIL import Image
 
-from sif.rl.snapshots import CompletionSnapshotCallback, snapshot_records, with_snapshot_columns, write_snapshot
+from sif.rl.snapshots import CompletionSnapshotCallback, SnapshotColumns, snapshot_records, write_snapshot
 
 CHAIN = ('<think>\n<area>[{"bbox_2d":[0.000,0.000,1.000,1.000],"depth":0.500}]</area>\n<text>The scene.</text>\n'
          '<area>[{"bbox_2d":[0.100,0.200,0.400,0.600],"depth":0.250}]</area>\n<text>The red cube.</text>\n</think>\n'
@@ -22,7 +22,7 @@ def test_wrapper_forwards_columns_and_keeps_identity():
 
     fmt.reward_range = (0.0, 1.0)
     fmt.suite = "the suite"
-    wrapped = with_snapshot_columns(fmt)
+    wrapped = SnapshotColumns(fmt)
     assert wrapped.__name__ == "fmt" and wrapped.reward_range == (0.0, 1.0) and wrapped.suite == "the suite"
     logged = {}
     out = wrapped(prompts=["p", "p"], completions=["a", "b"], completion_ids=None, id=["s1", "s1"],
