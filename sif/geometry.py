@@ -131,6 +131,11 @@ def iou(a: Any, b: Any) -> float:
     if p is None or q is None:
         return 0.0
     p, q = _scaled([p, q])
+    return overlap_iou(p, q)
+
+
+def overlap_iou(p: Box, q: Box) -> float:
+    """The IoU arithmetic on two boxes already known to be finite, non-degenerate and safely scaled."""
     w = min(p[2], q[2]) - max(p[0], q[0])
     h = min(p[3], q[3]) - max(p[1], q[1])
     if w <= 0 or h <= 0:

@@ -26,7 +26,6 @@ class DatasetConfig:
     question_types: list[str] = field(
         default_factory=lambda: ["relative_depth", "left_right", "counting", "attribute"]
     )
-    val_fraction: float = 0.1
     max_pixels: int = 50_000_000  # decompression-bomb guard for input images
 
 

@@ -43,6 +43,8 @@ class RolloutConfig:
     compile: bool = True
     cache_implementation: str = "static"
     length_buckets: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
+    cuda_graphs: bool = True  # capture one CUDA graph per decode step (on CUDA)
+    check_every: int = 4  # decode steps between the host's "all rows finished?" checks
     # vllm
     vllm_gpu_memory_utilization: float = 0.3
     vllm_server_host: str = "127.0.0.1"

@@ -56,13 +56,7 @@ def _iou(p: Box, q: Box) -> float:
     """sif.geometry.iou's arithmetic on boxes already known to be finite 4-tuples."""
     if not (p[2] > p[0] and p[3] > p[1] and q[2] > q[0] and q[3] > q[1]):
         return 0.0
-    w = min(p[2], q[2]) - max(p[0], q[0])
-    h = min(p[3], q[3]) - max(p[1], q[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - inter
-    return min(1.0, inter / union) if union > 0 else 0.0
+    return geometry.overlap_iou(p, q)
 
 
 def union_iou_small(p: list[Box], g: list[Box]) -> float:

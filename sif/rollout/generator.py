@@ -53,13 +53,6 @@ def _generation_keys() -> set[str]:
     return _GEN_KEYS
 
 
-def _cfg(cfg: Any, key: str, default: Any) -> Any:
-    if cfg is None:
-        return default
-    value = cfg.get(key, default) if isinstance(cfg, dict) else getattr(cfg, key, default)
-    return default if value is None else value
-
-
 def bucket_length(n: int, buckets: Sequence[int]) -> int:
     """The smallest bucket >= n; beyond the largest, the next multiple of the largest."""
     buckets = sorted(int(b) for b in buckets) or list(DEFAULT_LENGTH_BUCKETS)
@@ -215,8 +208,8 @@ class _Engine:
 class FastGenerator:
     """Static-cache, CUDA-graph, compiled generation for rollouts and batched eval (see the module docstring).
 
-    `rollout_cfg` fields used: compile (bool), length_buckets (list), and optionally cuda_graphs (bool,
-    default True) and check_every (int, default 4).
+    `rollout_cfg` (a RolloutConfig, DictConfig or dict; the schema's defaults fill the rest) fields used:
+    compile, length_buckets, cuda_graphs and check_every.
     """
 
     def __init__(self, model: Any, processor: Any = None, rollout_cfg: Any = None) -> None:
@@ -224,10 +217,13 @@ class FastGenerator:
 
         self.model = model
         self.processor = processor
-        self.compile = bool(_cfg(rollout_cfg, "compile", True))
-        self.cuda_graphs = bool(_cfg(rollout_cfg, "cuda_graphs", True))
-        self.length_buckets = [int(b) for b in _cfg(rollout_cfg, "length_buckets", DEFAULT_LENGTH_BUCKETS)]
-        self.check_every = max(1, int(_cfg(rollout_cfg, "check_every", 4)))
+        from sif.config.training import RolloutConfig
+        from sif.config.typed import typed
+
+        cfg = typed(RolloutConfig, rollout_cfg)
+        self.compile, self.cuda_graphs = bool(cfg.compile), bool(cfg.cuda_graphs)
+        self.length_buckets = [int(b) for b in (cfg.length_buckets or DEFAULT_LENGTH_BUCKETS)]
+        self.check_every = max(1, int(cfg.check_every))
         self.stack = find_text_stack(model)
         self.mode = "graph" if self.stack is not None else "hf_static"
         if self.mode == "hf_static":
