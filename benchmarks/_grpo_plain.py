@@ -5,7 +5,7 @@ one prompt sentence), same settings as our stage run: LoRA r64/alpha 128 on the 
 gradient checkpointing, beta 0.04, loss grpo, 1 prompt x 8 generations x 256 tokens per step, temperature 1.
 TRL's own `step_time` metric (generation + loss + backward of one step) is reported per step.
 
-`--fast` mixes `sif.rollout.trl_hook.FastRolloutMixin` into the trainer (rollout=hf_fast without our stage):
+`--fast` mixes `sif.fastgen.trl_hook.FastRolloutMixin` into the trainer (rollout=hf_fast without our stage):
 used only if the stage run is not possible, and said so in the result.
 
     python benchmarks/_grpo_plain.py --model-dir D --samples S/samples.jsonl --steps 4 --out plain.json
@@ -95,7 +95,7 @@ def main() -> None:
 
     base = GRPOTrainer
     if args.fast:
-        from sif.rollout.trl_hook import FastRolloutMixin
+        from sif.fastgen.trl_hook import FastRolloutMixin
 
         class Trainer(FastRolloutMixin, GRPOTrainer):
             pass

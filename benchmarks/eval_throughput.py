@@ -5,7 +5,7 @@ Model: Qwen2.5-VL-3B ARCHITECTURE, random init, bf16, loaded from a from_pretrai
 decodes exactly `--new-tokens` tokens (EOS masked with min_new_tokens, on both sides).
 
   reference   one request at a time: `model.generate` on the backend's own inputs (dynamic cache)
-  ours        backend.generate(requests), batch_size 8, backend.fast=true (sif.rollout.FastGenerator)
+  ours        backend.generate(requests), batch_size 8, backend.fast=true (sif.fastgen.FastGenerator)
   also        the same backend with fast=false (batched HF generate)
 
     python benchmarks/eval_throughput.py --out outputs/bench/eval_throughput.json

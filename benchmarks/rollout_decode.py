@@ -54,7 +54,7 @@ def main() -> None:
     from transformers import GenerationConfig
 
     from sif.models.arch import build_arch_model
-    from sif.rollout import FastGenerator
+    from sif.fastgen import FastGenerator
 
     t = time.perf_counter()
     model, processor = build_arch_model(args.arch, device="cuda", dtype="bfloat16")

@@ -31,8 +31,8 @@ def test_the_papers_wordings():
 
 
 def test_grpo_rows_and_config_carry_the_papers_rl_prompt_and_sampling(tmp_path):
-    from sif.rl.args import grpo_kwargs
-    from sif.rl.data import build_rows
+    from sif.grpo.args import grpo_kwargs
+    from sif.grpo.data import build_rows
     from tests.conftest import compose
 
     cfg = compose(["stage=grpo", "dataset=synth", "dataset.num_samples=6", "stage.image_inputs=rgb",

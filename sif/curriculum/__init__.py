@@ -1,7 +1,7 @@
 """Curricula: schedules of reward weights over training and an easy -> hard sample order.
 
 Registered in `sif.registry.CURRICULA` by the modules of this package. `CurriculumCallback` lives in
-`_callback` (imports transformers) and loads lazily; the GRPO trainer checkpoints the state (sif.rl.state).
+`_callback` (imports transformers) and loads lazily; the GRPO trainer checkpoints the state (sif.grpo.state).
 """
 
 from typing import Any

@@ -1,6 +1,6 @@
 """`CurriculumCallback`: drives TRL's reward weights from a curriculum. Imported lazily (transformers is
 heavy): `from sif.curriculum import CurriculumCallback` loads it on first use. The curriculum's state is
-checkpointed by the GRPO trainer (sif.rl.trainer, sif.rl.state), not here.
+checkpointed by the GRPO trainer (sif.grpo.trainer, sif.grpo.state), not here.
 
 TRL 1.16's `GRPOTrainer` keeps the weights in `trainer.reward_weights`, a float32 CPU tensor with one
 entry per reward function in the order of `trainer.reward_func_names`; `_generate_and_score_completions`

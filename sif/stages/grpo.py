@@ -28,9 +28,9 @@ class GRPOStage(Stage):
     def run(self) -> dict:
         from trl import GRPOConfig
 
-        from sif.rl.args import grpo_kwargs
-        from sif.rl.data import build_rows
-        from sif.rl.rollout import rollout_plan
+        from sif.grpo.args import grpo_kwargs
+        from sif.grpo.data import build_rows
+        from sif.grpo.rollout import rollout_plan
         from sif.training.args import configure_logger_env
 
         cfg, st, run_dir = self.cfg, self.stage_cfg, self.ctx.run_dir
@@ -107,9 +107,9 @@ class GRPOStage(Stage):
                  plan: Any) -> tuple[Any, dict]:
         from sif.curriculum import CurriculumCallback
         from sif.models.factory import load_model_and_processor
-        from sif.rl.model import lora_peft_config
-        from sif.rl.snapshots import CompletionSnapshotCallback, SnapshotColumns
-        from sif.rl.trainer import SIFGRPOTrainer, SuiteStatsCallback
+        from sif.grpo.model import lora_peft_config
+        from sif.grpo.snapshots import CompletionSnapshotCallback, SnapshotColumns
+        from sif.grpo.trainer import SIFGRPOTrainer, SuiteStatsCallback
         from sif.training.callbacks import MetricsJsonlCallback
 
         cfg, st = self.cfg, self.stage_cfg
@@ -141,7 +141,7 @@ class GRPOStage(Stage):
     # ---- reporting ---------------------------------------------------------------------------------------
     def _summary(self, trainer: Any, train_metrics: dict, names: list[str], args: Any, final_dir: Path,
                  merged_dir: Path | None, train_time: float) -> dict:
-        from sif.rl.summary import grpo_numbers
+        from sif.grpo.summary import grpo_numbers
 
         state = trainer.state
         per_step = int(args.per_device_train_batch_size) * self.ctx.world_size * int(args.gradient_accumulation_steps)

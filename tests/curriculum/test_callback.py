@@ -1,5 +1,5 @@
 """CurriculumCallback: sets TRL's reward_weights tensor each step and logs (its state is checkpointed by the
-GRPO trainer: tests/rl/test_state.py)."""
+GRPO trainer: tests/grpo/test_state.py)."""
 
 from __future__ import annotations
 

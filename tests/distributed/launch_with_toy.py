@@ -1,7 +1,7 @@
 """`launch.py` with test-only rewards registered first, as a script that torchrun / accelerate launch start on
 every rank: `python -m torch.distributed.run --nproc_per_node=2 tests/distributed/launch_with_toy.py ARGS`.
 
-- `toy_symbol_share` (tests.rl.toy_rewards): gives a random-init tiny model's groups reward variance.
+- `toy_symbol_share` (tests.grpo.toy_rewards): gives a random-init tiny model's groups reward variance.
 - `rank_probe` (always 0, so give it weight 0): with SIF_TEST_PROBE_DIR set, appends one JSON line per call to
   `<dir>/rank<RANK>.jsonl`: {"rank", "world_size", "step" (global_step before the step), "ids" (sample ids
   this rank scored)}; this is how the tests see what each rank did.
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import tests.rl.toy_rewards  # noqa: E402,F401 - registers toy_symbol_share
+import tests.grpo.toy_rewards  # noqa: E402,F401 - registers toy_symbol_share
 from sif.registry import REWARDS  # noqa: E402
 from sif.rewards.suite import RewardCall, RewardSuite, register_reward  # noqa: E402
 

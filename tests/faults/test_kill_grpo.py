@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import compose
 from tests.faults._training import TrainWorld, kill_chain, read_json
 from tests.faults.conftest import SEED
-from tests.rl.toy_rewards import NAME as TOY
+from tests.grpo.toy_rewards import NAME as TOY
 from tests.stages.test_grpo import LAUNCH_WITH_TOY
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults_grpo")]

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from sif.registry import STAGES
-from sif.rl.snapshots import SnapshotColumns
+from sif.grpo.snapshots import SnapshotColumns
 from sif.runinfo import RunContext
 from tests.conftest import compose
 from tests.rewards.helpers import BL, FULL, TR, chain, make_depth

@@ -3,7 +3,7 @@
 1. `launch.py stage=grpo model=tiny dataset=synth stage.max_steps=10` finishes in under 3 minutes, logs every
    reward of the set in trainer_state.json, changes the trainable weights (and only those), writes metrics,
    completion snapshots, checkpoints with our state and the summary;
-2. GRPO learns: a test-only reward (`tests.rl.toy_rewards`, share of symbol characters) rises over 30 steps;
+2. GRPO learns: a test-only reward (`tests.grpo.toy_rewards`, share of symbol characters) rises over 30 steps;
 3. a run SIGKILLed inside step 3 (after checkpoint-2) resumes at global_step 2 and ends at 4 with the
    curriculum state and the progress memory of checkpoint-2.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, compose
-from tests.rl.toy_rewards import NAME as TOY
+from tests.grpo.toy_rewards import NAME as TOY
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grpo_e2e")]
 
@@ -37,7 +37,7 @@ TINY_GRPO = ["stage=grpo", "model=tiny", "dataset=synth"]
 PAPER_SET = ["format", "answer_progress", "box_iou_progress", "depth_consistency"]
 LAUNCH_WITH_TOY = (
     "import runpy, sys\n"
-    "import tests.rl.toy_rewards\n"
+    "import tests.grpo.toy_rewards\n"
     f"sys.argv = [{str(ROOT / 'launch.py')!r}, *sys.argv[1:]]\n"
     f"runpy.run_path({str(ROOT / 'launch.py')!r}, run_name='__main__')\n"
 )
@@ -136,7 +136,7 @@ def test_grpo_toy_reward_rises(tmp_path, shared_cache):
     import torch
     from omegaconf import OmegaConf
 
-    import tests.rl.toy_rewards  # noqa: F401 - registers the toy reward in this process
+    import tests.grpo.toy_rewards  # noqa: F401 - registers the toy reward in this process
     from sif.runner import run
 
     cfg = compose([*TINY_GRPO, f"paths.cache_dir={shared_cache}", "stage.max_steps=30",

@@ -4,7 +4,7 @@ prompt token, so every prompt must end at the same position), greedy unless `bac
 Decoding stops at the model's EOS ids plus `<|im_end|>` (the chat turn's end); the new tokens are decoded
 with `skip_special_tokens=True` (the chain tags are ordinary text, so they survive). Sampling is seeded per
 batch from `backend.seed` and the batch's first id, so a given batching repeats exactly.
-`backend.fast=true` generates through `sif.rollout.FastGenerator` (static KV cache, CUDA graphs, torch.compile;
+`backend.fast=true` generates through `sif.fastgen.FastGenerator` (static KV cache, CUDA graphs, torch.compile;
 the same tokens as `generate`), falling back to transformers' static-cache generate for other architectures.
 """
 
@@ -48,9 +48,9 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.generation_config = self._generation_config()
-        self.fast = None  # backend.fast: sif.rollout.FastGenerator (static cache, CUDA graphs, compile)
+        self.fast = None  # backend.fast: sif.fastgen.FastGenerator (static cache, CUDA graphs, compile)
         if bool(getattr(cfg, "fast", False)):
-            from sif.rollout import FastGenerator
+            from sif.fastgen import FastGenerator
 
             self.fast = FastGenerator(self.model, self.processor, {"compile": True})
 

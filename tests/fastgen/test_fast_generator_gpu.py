@@ -15,7 +15,7 @@ import torch
 from transformers import GenerationConfig
 
 from tests.conftest import run_launch
-from tests.rollout.conftest import batch
+from tests.fastgen.conftest import batch
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -35,7 +35,7 @@ def _agreement(ref: torch.Tensor, out: torch.Tensor, width: int) -> float:
 def test_fp32_graphed_greedy_equals_generate(shared_cache):
     from sif.config.model import ModelConfig
     from sif.models.factory import load_model_and_processor
-    from sif.rollout import FastGenerator
+    from sif.fastgen import FastGenerator
 
     model, processor = load_model_and_processor(ModelConfig(name="tiny", max_pixels=76800), shared_cache)
     model = model.to("cuda").eval()
@@ -54,7 +54,7 @@ def test_bf16_trained_model_agrees_on_99_percent_of_tokens(tmp_path):
     from sif.eval.backends.inputs import request_for
     from sif.eval.runner import benchmark_for
     from sif.models.factory import load_model_and_processor
-    from sif.rollout import FastGenerator
+    from sif.fastgen import FastGenerator
     from tests.conftest import compose
 
     overrides = ["stage=sft", "dataset=synth", "dataset.num_samples=2000", "dataset.eval_samples=64",

@@ -10,8 +10,8 @@ from transformers import TrainerControl, TrainerState
 
 from sif.curriculum import CurriculumCallback, build_curriculum
 from sif.rewards import ProgressMemory
-from sif.rl.state import restore_from_checkpoint
-from sif.rl.trainer import SIFGRPOTrainer
+from sif.grpo.state import restore_from_checkpoint
+from sif.grpo.trainer import SIFGRPOTrainer
 from tests.curriculum.test_callback import BASE, CFG, FakeTrainer
 
 

@@ -18,7 +18,7 @@ How a call runs (Qwen2 / Qwen2-VL / Qwen2.5-VL text stacks; see `decoder.py`):
 Shapes are bucketed (batch to a power of two, cache length to `rollout.length_buckets`), so a run compiles and
 captures once per bucket it meets - never again for the same bucket. Tokens after a row's EOS are the pad id
 and the output is cut where `generate` would stop, so greedy outputs equal `model.generate`'s token for token
-(tests/rollout on CPU, where the same static-cache loop runs eagerly without graphs or compile).
+(tests/fastgen on CPU, where the same static-cache loop runs eagerly without graphs or compile).
 
 Anything the fast path does not implement (other architectures, beam search, ...) goes to transformers'
 own `generate` with `cache_implementation="static"` (compiled by transformers on a GPU), said once in the log.
@@ -33,11 +33,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from sif.rollout.decoder import DecodeWeights, find_text_stack, layer_step, rms_norm, rope_cos_sin, unwrap
-from sif.rollout.sampling import (SamplingParams, UnsupportedGeneration, choose_tokens, process_scores,
+from sif.fastgen.decoder import DecodeWeights, find_text_stack, layer_step, rms_norm, rope_cos_sin, unwrap
+from sif.fastgen.sampling import (SamplingParams, UnsupportedGeneration, choose_tokens, process_scores,
                                   tensor_ids)
 
-log = logging.getLogger("sif.rollout")
+log = logging.getLogger("sif.fastgen")
 
 DEFAULT_LENGTH_BUCKETS = (256, 512, 1024, 2048)
 _GEN_KEYS = None

@@ -5,9 +5,9 @@ A backend turns the rollout group into GRPOConfig fields (and, later, optional t
 * `hf`            TRL's own `model.generate` (the default; what the paper's trainer did).
 * `vllm_colocate` TRL `use_vllm=True, vllm_mode="colocate"`: vLLM in-process on the training GPUs.
 * `vllm_server`   TRL `use_vllm=True, vllm_mode="server"`: a separate `trl vllm-serve` process.
-* `hf_fast`       TRL's regular path with `model.generate` replaced by `sif.rollout.FastGenerator` (static
+* `hf_fast`       TRL's regular path with `model.generate` replaced by `sif.fastgen.FastGenerator` (static
                   KV cache, CUDA graphs, torch.compile, length buckets, LoRA merged for generation only);
-                  the trainer gets `sif_fast_rollout=<rollout group>` (sif.rollout.trl_hook.FastRolloutMixin).
+                  the trainer gets `sif_fast_rollout=<rollout group>` (sif.fastgen.trl_hook.FastRolloutMixin).
 
 vLLM is an optional extra: it is imported only when a vLLM backend is chosen, and a missing package fails
 with the install command.
@@ -107,6 +107,6 @@ def rollout_plan(rollout_cfg: Any) -> RolloutPlan:
     if name in RESERVED:
         raise RolloutUnavailable(
             f"rollout={name} ({RESERVED[name]}) has no backend yet: it plugs in as ROLLOUT_BACKENDS[{name!r}] in "
-            f"sif/rl/rollout.py. Use rollout=hf (TRL's generate) or rollout=vllm_colocate|vllm_server.")
+            f"sif/grpo/rollout.py. Use rollout=hf (TRL's generate) or rollout=vllm_colocate|vllm_server.")
     known = ", ".join(sorted([*ROLLOUT_BACKENDS, *RESERVED]))
     raise RolloutUnavailable(f"unknown rollout {name!r}; known: {known}")

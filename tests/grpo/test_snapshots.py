@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 from PIL import Image
 
-from sif.rl.snapshots import CompletionSnapshotCallback, SnapshotColumns, snapshot_records, write_snapshot
+from sif.grpo.snapshots import CompletionSnapshotCallback, SnapshotColumns, snapshot_records, write_snapshot
 
 CHAIN = ('<think>\n<area>[{"bbox_2d":[0.000,0.000,1.000,1.000],"depth":0.500}]</area>\n<text>The scene.</text>\n'
          '<area>[{"bbox_2d":[0.100,0.200,0.400,0.600],"depth":0.250}]</area>\n<text>The red cube.</text>\n</think>\n'

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from sif.prompt import build_messages
-from sif.rollout.trl_hook import FastRolloutMixin
-from tests.rollout.conftest import images
+from sif.fastgen.trl_hook import FastRolloutMixin
+from tests.fastgen.conftest import images
 
 
 def _dataset(n: int):

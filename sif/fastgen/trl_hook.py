@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-log = logging.getLogger("sif.rollout")
+log = logging.getLogger("sif.fastgen")
 
 
 def _pad(tensors: list, value: int, multiple: Any):
@@ -28,7 +28,7 @@ def fast_generate_single_turn(trainer: Any, prompt_ids: list, multimodal_fields:
     import torch
     from trl.models import unwrap_model_for_generation
 
-    from sif.rollout.generator import FastGenerator
+    from sif.fastgen.generator import FastGenerator
 
     device = trainer.accelerator.device
     pad_id = trainer._tokenizer.pad_token_id

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sif.rl.args import BatchSizeError, check_batch, grpo_kwargs
+from sif.grpo.args import BatchSizeError, check_batch, grpo_kwargs
 from tests.conftest import compose
 
 

@@ -4,7 +4,7 @@
 first: a collective, every rank calls it) into `checkpoint-N/` BEFORE the Trainer writes its
 `trainer_state.json`, the file that marks a checkpoint complete (`sif.training.resume`). A run killed
 mid-save therefore never resumes from a checkpoint that lacks our state. `restore_sif_state` loads them back
-before a resumed `train()`. The trainer is the only owner of this state (sif.rl.state has the file format).
+before a resumed `train()`. The trainer is the only owner of this state (sif.grpo.state has the file format).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Optional
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
-from sif.rl.state import restore_from_checkpoint, save_state
-from sif.rollout.trl_hook import FastRolloutMixin
+from sif.grpo.state import restore_from_checkpoint, save_state
+from sif.fastgen.trl_hook import FastRolloutMixin
 from sif.training.resume import ConvertedCheckpointResumeMixin
 
 log = logging.getLogger("sif.grpo")
@@ -26,7 +26,7 @@ log = logging.getLogger("sif.grpo")
 
 class SIFGRPOTrainer(ConvertedCheckpointResumeMixin, FastRolloutMixin, GRPOTrainer):
     """GRPOTrainer whose checkpoints also hold the curriculum and the progress memory; with
-    `sif_fast_rollout` (rollout=hf_fast) its regular generation path runs through sif.rollout.FastGenerator."""
+    `sif_fast_rollout` (rollout=hf_fast) its regular generation path runs through sif.fastgen.FastGenerator."""
 
     sif_curriculum: Any = None
     sif_progress_memory: Any = None

@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import GenerationConfig
 
-from sif.rollout import FastGenerator, SamplingParams, UnsupportedGeneration, bucket_batch, bucket_length
-from sif.rollout.sampling import choose_tokens, process_scores, tensor_ids
-from tests.rollout.conftest import batch
+from sif.fastgen import FastGenerator, SamplingParams, UnsupportedGeneration, bucket_batch, bucket_length
+from sif.fastgen.sampling import choose_tokens, process_scores, tensor_ids
+from tests.fastgen.conftest import batch
 
 
 def gconf(processor, **kw):
@@ -171,7 +171,7 @@ def test_hf_eval_backend_fast_gives_the_same_answers(shared_cache):
     from sif.config.evaluation import BackendConfig
     from sif.config.model import ModelConfig
     from sif.eval.backends.base import GenRequest, build_backend
-    from tests.rollout.conftest import images
+    from tests.fastgen.conftest import images
 
     model_cfg = ModelConfig(name="tiny", max_pixels=76800)
     reqs = [GenRequest(id=f"r{i}", question=q, choices=c, images=images(i, [(96, 64), (96, 64)]))
@@ -188,7 +188,7 @@ def test_identical_prompts_share_one_prefill_and_still_equal_generate(tiny):
     """GRPO repeats each prompt num_generations times: those rows are prefilled once. Rows with the same text
     but other pictures are NOT shared."""
     from sif.prompt import build_messages
-    from tests.rollout.conftest import images
+    from tests.fastgen.conftest import images
 
     model, processor = tiny
     text = processor.apply_chat_template(build_messages("What is left?", None, with_depth=True), tokenize=False,

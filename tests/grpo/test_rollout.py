@@ -9,7 +9,7 @@ import types
 import pytest
 
 from sif.config.training import RolloutConfig
-from sif.rl.rollout import RolloutUnavailable, rollout_plan
+from sif.grpo.rollout import RolloutUnavailable, rollout_plan
 
 
 def test_hf_is_trl_generate():
@@ -45,8 +45,8 @@ def test_vllm_server_args(monkeypatch):
 
 
 def test_reserved_name_is_a_named_hook_not_a_silent_fallback(monkeypatch):
-    """A backend that is planned but not implemented fails naming its hook (hf_fast was one until sif.rollout)."""
-    from sif.rl import rollout
+    """A backend that is planned but not implemented fails naming its hook (hf_fast was one until sif.fastgen)."""
+    from sif.grpo import rollout
 
     monkeypatch.setitem(rollout.RESERVED, "sglang", "an SGLang server")
     with pytest.raises(RolloutUnavailable, match=r"rollout=sglang .*ROLLOUT_BACKENDS\['sglang'\]"):

@@ -1,6 +1,6 @@
 """What a GRPO checkpoint holds besides TRL's own files: the curriculum state and the progress memory.
 
-`SIFGRPOTrainer` (sif.rl.trainer) is the only writer and reader: it saves both into `checkpoint-N/` before
+`SIFGRPOTrainer` (sif.grpo.trainer) is the only writer and reader: it saves both into `checkpoint-N/` before
 TRL writes the file that marks a checkpoint complete, and restores them before it resumes.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sif.rl.summary import grpo_numbers
+from sif.grpo.summary import grpo_numbers
 
 
 def _history(n: int = 8) -> list[dict]:

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
-log = logging.getLogger("sif.rollout")
+log = logging.getLogger("sif.fastgen")
 
 SUPPORTED_MODEL_TYPES = ("qwen2_5_vl", "qwen2_vl", "qwen2_5_vl_text", "qwen2_vl_text", "qwen2")
 

@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from sif.prompt import build_messages
-from sif.rl.data import REWARD_COLUMNS, build_rows, with_depth_images
+from sif.grpo.data import REWARD_COLUMNS, build_rows, with_depth_images
 from tests.conftest import compose
 
 
