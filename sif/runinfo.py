@@ -153,9 +153,9 @@ def package_versions() -> dict[str, str]:
 def resolved_config(cfg: DictConfig) -> dict:
     """The config as plain data with every interpolation resolved where it can be."""
     try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False, enum_to_str=True)  # type: ignore[return-value]
     except Exception:  # an interpolation that needs the Hydra runtime (tests composing configs)
-        return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
+        return OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)  # type: ignore[return-value]
 
 
 def write_run_snapshot(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> None:

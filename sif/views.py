@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from sif.config.enums import ImageInputs, values
 from sif.data.images import ImageProblem, open_rgb
 
-IMAGE_INPUTS = ("rgb+depth", "rgb", "blank")
+IMAGE_INPUTS = values(ImageInputs)  # ("rgb+depth", "rgb", "blank"), checked by OmegaConf at compose time
 BLANK_GREY = (128, 128, 128)
 DEFAULT_MAX_PIXELS = 50_000_000
 

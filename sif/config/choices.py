@@ -13,16 +13,17 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from sif.config.enums import BackendName, RolloutName, values
 from sif.prompt import PROMPT_STYLES
 from sif.views import IMAGE_INPUTS
 
 CLOSED_CHOICES: dict[str, tuple[str, ...]] = {
     "stage.image_inputs": IMAGE_INPUTS,
     "backend.image_inputs": IMAGE_INPUTS,
-    "backend.name": ("hf", "vllm", "openai"),
+    "backend.name": values(BackendName),
     "stage.prompt": PROMPT_STYLES,
     "backend.prompt": PROMPT_STYLES,
-    "rollout.name": ("hf", "hf_fast", "vllm_colocate", "vllm_server"),
+    "rollout.name": values(RolloutName),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
     "model.vision_attention": ("batched", "library"),
     "model.tiny.mrope_layout": ("chunked", "interleaved"),

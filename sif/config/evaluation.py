@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from sif.config.common import LLMClientConfig
+from sif.config.enums import BackendName, ImageInputs
 
 
 @dataclass
@@ -20,7 +21,7 @@ class BenchmarkConfig:
 
 @dataclass
 class BackendConfig(LLMClientConfig):
-    name: str = "hf"  # hf | vllm | openai
+    name: BackendName = BackendName["hf"]  # hf | vllm | openai
     batch_size: int = 8
     max_new_tokens: int = 768  # a whole synthetic chain is ~300-480 tokens of the tiny tokenizer
     do_sample: bool = False
@@ -28,6 +29,6 @@ class BackendConfig(LLMClientConfig):
     top_p: float = 1.0
     seed: int = 0
     fast: bool = False  # hf: static cache + torch.compile (see rollout=hf_fast)
-    image_inputs: str = "rgb+depth"  # rgb+depth | rgb (trained without the depth image) | blank (blind control: sif.views)
+    image_inputs: ImageInputs = ImageInputs["rgb+depth"]  # rgb+depth | rgb (no depth image) | blank (blind control)
     prompt: str = "sif"  # sif | paper (the original's inference wording: the RL sentence; sif/prompt.py)
     vllm_gpu_memory_utilization: float = 0.8

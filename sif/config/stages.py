@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sif.config.enums import ImageInputs
+
 
 @dataclass
 class StageConfig:
@@ -44,7 +46,7 @@ class TrainStageConfig(StageConfig):
     bf16: bool = False
     fp16: bool = False
     dataloader_num_workers: int = 0
-    image_inputs: str = "rgb+depth"  # rgb+depth | rgb | blank (the blind control: grey pictures; sif.views)
+    image_inputs: ImageInputs = ImageInputs["rgb+depth"]  # rgb+depth | rgb | blank (the blind control; sif.views)
     prompt: str = "sif"  # sif (one wording everywhere) | paper (the original's per-phase wording; sif/prompt.py)
     resume: str = "auto"  # auto | never | <checkpoint path>
     init_from: Optional[str] = None  # checkpoint to start from (e.g. the sft output); default: model group
@@ -71,7 +73,7 @@ class ProbeStageConfig(TrainStageConfig):
     warmup_ratio: float = 0.02
     per_device_train_batch_size: int = 16
     save_steps: int = 500
-    image_inputs: str = "rgb"  # rgb | blank (the blind control)
+    image_inputs: ImageInputs = ImageInputs["rgb"]  # rgb | blank (the blind control)
     image_width: Optional[int] = None  # scene size; None: the dataset group's
     image_height: Optional[int] = None
     min_objects: int = 1  # objects per scene: 1 asks for position alone; more asks to bind the name too

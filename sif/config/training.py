@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from sif.config.enums import RolloutName
+
 
 @dataclass
 class RewardConfig:
@@ -38,7 +40,7 @@ class CurriculumConfig:
 
 @dataclass
 class RolloutConfig:
-    name: str = "hf"  # hf | hf_fast | vllm_colocate | vllm_server
+    name: RolloutName = RolloutName["hf"]  # hf | hf_fast | vllm_colocate | vllm_server
     # hf_fast
     compile: bool = True
     cache_implementation: str = "static"

@@ -59,7 +59,7 @@ class ProbeStage(Stage):
         cfg, st, run_dir = self.cfg, self.stage_cfg, self.ctx.run_dir
         view = view_of(st.image_inputs)
         if view.with_depth and not view.blank:
-            raise ValueError(f"stage.image_inputs={st.image_inputs!r}: the probe shows one picture (rgb | blank)")
+            raise ValueError(f"stage.image_inputs={str(st.image_inputs)!r}: the probe shows one picture (rgb | blank)")
         task = ProbeTask(width=int(st.image_width or cfg.dataset.image_width),
                          height=int(st.image_height or cfg.dataset.image_height),
                          min_objects=int(st.min_objects), max_objects=int(st.max_objects), seed=int(cfg.seed),

@@ -12,7 +12,20 @@ from tests.conftest import compose, run_launch
 @pytest.mark.parametrize("override, key", [
     ("stage.image_inputs=depth", "stage.image_inputs"), ("backend.image_inputs=rbg", "backend.image_inputs"),
     ("rollout.name=hf-fast", "rollout.name"), ("backend.name=HF", "backend.name"),
-    ("model.tiny.mrope_layout=interleave", "model.tiny.mrope_layout"),
+])
+def test_a_misspelled_enum_choice_fails_while_composing(override, key):
+    """image_inputs, backend and rollout are Enums in the schema (sif/config/enums.py): OmegaConf refuses the
+    value during composition, naming the key and the choices (issue 16)."""
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as err:
+        compose(["stage=grpo", override])
+    assert f"override {override}" in str(err.value)
+    assert f"full_key: {key}" in str(err.value.__cause__) and "expected one of [" in str(err.value.__cause__)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("model.tiny.mrope_layout=interleave", "model.tiny.mrope_layout"), ("stage.prompt=papr", "stage.prompt"),
 ])
 def test_a_misspelled_choice_names_its_key(override, key):
     cfg = compose(["stage=grpo", override])
@@ -29,7 +42,8 @@ def test_every_default_is_one_of_its_choices():
 def test_launch_refuses_before_any_work(tmp_path):
     proc = run_launch(["stage=eval", "backend.image_inputs=rgb_depth", f"paths.output_root={tmp_path}", "run_name=x"],
                       cwd=tmp_path, check=False)
-    assert proc.returncode != 0 and "backend.image_inputs='rgb_depth'" in proc.stderr + proc.stdout
+    out = proc.stderr + proc.stdout
+    assert proc.returncode != 0 and "Invalid value 'rgb_depth'" in out and "full_key: backend.image_inputs" in out
     assert not (tmp_path / "x" / "config.yaml").exists()
 
 
