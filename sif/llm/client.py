@@ -69,8 +69,9 @@ def resolve_api_key(api_key_env: str | None, base_url: str | None) -> str:
     )
 
 
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds asked by `retry-after-ms` / `retry-after` (seconds or an HTTP date), or None."""
+def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds asked by `retry-after-ms` / `retry-after` (seconds or an HTTP date, counted from `now`, default the
+    current time), or None."""
     if headers is None:
         return None
     try:
@@ -84,7 +85,7 @@ def parse_retry_after(headers: Any) -> float | None:
             return max(0.0, float(value))
         except ValueError:
             when = parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
+            return max(0.0, when.timestamp() - (time.time() if now is None else now))
     except (TypeError, ValueError, OverflowError):
         return None
 

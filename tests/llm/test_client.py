@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from email.utils import formatdate
 
 import pytest
@@ -208,7 +207,8 @@ def test_parse_retry_after_forms():
     assert parse_retry_after({"retry-after": "0.5"}) == 0.5
     assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert parse_retry_after({"retry-after": "-3"}) == 0.0
-    assert 5 < parse_retry_after({"retry-after": formatdate(time.time() + 10, usegmt=True)}) <= 10.5
+    now = 1_800_000_000.0  # a fixed clock: an HTTP date 10 s ahead is exactly 10 s, on any machine
+    assert parse_retry_after({"retry-after": formatdate(now + 10, usegmt=True)}, now=now) == 10.0
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None and parse_retry_after(None) is None
 
