@@ -3,7 +3,9 @@
 Both: Qwen2.5-VL-3B ARCHITECTURE (random init, saved once as a from_pretrained folder, loaded by both in bf16),
 the same synthetic samples at 448x448 (RGB + depth colour image in THE prompt), LoRA r64 on the language
 model, gradient checkpointing, beta 0.04, loss grpo, 1 prompt x 8 generations x 256 new tokens per step,
-temperature 1. Figure: TRL's own `step_time` metric, median (and min / max) over at least 3 steady steps per side
+temperature 1. With --zero3 (default on) a third arm runs our stage again under DeepSpeed ZeRO-3
+(`deepspeed=zero3`, one process through torchrun) to put its step time beside the run without DeepSpeed (ZeRO
+off: no partitioning, the configuration a single GPU normally uses). Figure: TRL's own `step_time` metric, median (and min / max) over at least 3 steady steps per side
 after the first (the first holds ours' one-time compile + graph capture, reported separately), and the peak GPU
 memory of each side (ours keeps a merged bf16 copy of the generation weights beside the LoRA-wrapped model:
 the difference is its cost).
@@ -95,6 +97,8 @@ def main() -> None:
     ap.add_argument("--plain-steps", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=170)
     ap.add_argument("--skip-plain", action="store_true")
+    ap.add_argument("--zero3", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run our stage under deepspeed=zero3 (one process through torchrun)")
     args = ap.parse_args()
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sif-grpo-bench-"))
@@ -153,6 +157,22 @@ def main() -> None:
     results["ours"] = ours
     log(NAME, f"ours: {ours.get('mode')} step_time {ours.get('step_time')}")
 
+    if args.zero3:  # the paper's GRPO engine on one GPU: same stage, DeepSpeed ZeRO-3 partitioning
+        z_args = [*[a.replace("run_name=grpo-hf-fast", "run_name=grpo-zero3") for a in stage_args], "deepspeed=zero3"]
+        z_metrics = work / "outputs" / "grpo-zero3" / "metrics.jsonl"
+        t = time.perf_counter()
+        rc = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "launch.py",
+                  *z_args], out_dir / "grpo_zero3.log", args.timeout,
+                 stop_when=lambda: len(step_times(z_metrics)) >= args.steps)
+        z = {"rc": rc, "wall_s": time.perf_counter() - t, "command": "torchrun --standalone --nproc_per_node=1 "
+             "launch.py " + " ".join(z_args), "step_time": step_times(z_metrics)}
+        if z_metrics.is_file():
+            recs = [json.loads(line) for line in z_metrics.read_text(errors="replace").splitlines() if line.strip()]
+            peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
+            z["peak_memory_gib"] = max(peaks) if peaks else None
+        results["zero3"] = z
+        log(NAME, f"ours under ZeRO-3: rc {rc} step_time {z['step_time']}")
+
     if not args.skip_plain:
         rc = run([sys.executable, str(HERE / "_grpo_plain.py"), "--model-dir", str(model_dir), "--samples", str(samples),
                   "--steps", str(args.plain_steps), "--out", str(out_dir / "grpo_plain.json")],
@@ -162,7 +182,7 @@ def main() -> None:
         log(NAME, f"plain TRL: step_time {results['plain'].get('step_time')}")
 
     for key, name in (("ours_log_tail", "grpo_ours.log"), ("plain_log_tail", "grpo_plain.log"),
-                      ("subclass_log_tail", "grpo_fast_subclass.log")):
+                      ("subclass_log_tail", "grpo_fast_subclass.log"), ("zero3_log_tail", "grpo_zero3.log")):
         if (out_dir / name).is_file():
             results[key] = (out_dir / name).read_text(errors="replace")[-3000:]
     ours_t = median_after_first(ours.get("step_time") or [])
@@ -183,6 +203,18 @@ def main() -> None:
                      f"{results['ours_step_spread_s']}, plain {results['plain_steady_steps']} "
                      f"{results['plain_step_spread_s']}; peak GPU memory ours {results['ours_peak_memory_gib']} GiB, "
                      f"plain {results['plain_peak_memory_gib']} GiB")]
+    if "zero3" in results:
+        z = results["zero3"]
+        z_t = median_after_first(z.get("step_time") or [])
+        results["zero3_step_s"] = z_t
+        steady = (z.get("step_time") or [])[1:]
+        rows.append(row("GRPO step time under DeepSpeed ZeRO-3 (one GPU), same settings",
+                        None if z_t is None else round(z_t, 2), None if ours_t is None else round(ours_t, 2),
+                        "our stage without DeepSpeed (ZeRO off)", "s/step", higher_is_better=False,
+                        note=f"rc {z.get('rc')}; steady steps {len(steady)} "
+                             f"{[min(steady), max(steady)] if steady else None}; peak GPU memory "
+                             f"{z.get('peak_memory_gib')} GiB (ZeRO off: {results['ours_peak_memory_gib']} GiB); "
+                             "on one GPU ZeRO-3 partitions nothing and only adds its gather/release hooks"))
     write_result(args.out, NAME, results, rows)
 
 
