@@ -26,7 +26,9 @@ def choice(name: str, values: Sequence[str]) -> type[Choice]:
 
 ImageInputs = choice("ImageInputs", ("rgb+depth", "rgb", "blank"))
 BackendName = choice("BackendName", ("hf", "vllm", "openai"))
-RolloutName = choice("RolloutName", ("hf", "hf_fast", "vllm_colocate", "vllm_server"))
+RolloutName = choice("RolloutName", ("hf", "hf_fast", "vllm_colocate", "vllm_server", "zoom"))
+ZoomMode = choice("ZoomMode", ("union", "per_box"))
+ZoomOutside = choice("ZoomOutside", ("clip", "refuse"))
 
 
 def values(enum: type[Choice]) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from sif.config.stages import (
     SFTStageConfig,
 )
 from sif.config.training import CurriculumConfig, RewardConfig, RolloutConfig
+from sif.config.zoom import ZoomConfig
 
 STAGE_SCHEMAS = {
     "generate": GenerateStageConfig,
@@ -64,6 +65,7 @@ class SIFConfig:
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    zoom: ZoomConfig = field(default_factory=ZoomConfig)  # crop rules of rollout=zoom / backend.zoom=true
     sweep: Optional[Any] = None  # filled by +sweep=<name> (metadata of a ready sweep)
 
 

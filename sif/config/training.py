@@ -40,7 +40,7 @@ class CurriculumConfig:
 
 @dataclass
 class RolloutConfig:
-    name: RolloutName = RolloutName["hf"]  # hf | hf_fast | vllm_colocate | vllm_server
+    name: RolloutName = RolloutName["hf"]  # hf | hf_fast | vllm_colocate | vllm_server | zoom
     # hf_fast
     compile: bool = True
     cache_implementation: str = "static"

@@ -8,6 +8,9 @@ A backend turns the rollout group into GRPOConfig fields (and, later, optional t
 * `hf_fast`       TRL's regular path with `model.generate` replaced by `sif.fastgen.FastGenerator` (static
                   KV cache, CUDA graphs, torch.compile, length buckets, LoRA merged for generation only);
                   the trainer gets `sif_fast_rollout=<rollout group>` (sif.fastgen.trl_hook.FastRolloutMixin).
+* `zoom`          multi-turn zoom rollouts (sif.zoom): each `</area>` shows the model its crop in a new turn;
+                  the trainer gets `sif_zoom=<ZoomRolloutSettings>` from the `zoom` node
+                  (sif.zoom.trl_hook.ZoomRolloutMixin). Generation by transformers' generate.
 
 vLLM is an optional extra: it is imported only when a vLLM backend is chosen, and a missing package fails
 with the install command.
@@ -88,9 +91,16 @@ def _hf_fast(cfg: Any) -> RolloutPlan:
     return RolloutPlan("hf_fast", {"use_vllm": False}, trainer_kwargs={"sif_fast_rollout": fast})
 
 
-# name -> builder(rollout_cfg) -> RolloutPlan.
-ROLLOUT_BACKENDS: dict[str, Callable[[Any], RolloutPlan]] = {
+def _zoom(cfg: Any, zoom_cfg: Any = None) -> RolloutPlan:
+    from sif.zoom.settings import rollout_settings
+
+    return RolloutPlan("zoom", {"use_vllm": False}, trainer_kwargs={"sif_zoom": rollout_settings(zoom_cfg)})
+
+
+# name -> builder(rollout_cfg[, zoom_cfg]) -> RolloutPlan.
+ROLLOUT_BACKENDS: dict[str, Callable[..., RolloutPlan]] = {
     "hf": _hf,
+    "zoom": _zoom,
     "hf_fast": _hf_fast,
     "vllm_colocate": _vllm_colocate,
     "vllm_server": _vllm_server,
@@ -98,12 +108,13 @@ ROLLOUT_BACKENDS: dict[str, Callable[[Any], RolloutPlan]] = {
 RESERVED: dict[str, str] = {}
 
 
-def rollout_plan(rollout_cfg: Any) -> RolloutPlan:
-    """The plan of the backend named by `rollout_cfg.name`; unknown or unimplemented names fail clearly."""
+def rollout_plan(rollout_cfg: Any, zoom_cfg: Any = None) -> RolloutPlan:
+    """The plan of the backend named by `rollout_cfg.name` (rollout=zoom reads the `zoom` node, `zoom_cfg`);
+    unknown or unimplemented names fail clearly."""
     name = str(_get(rollout_cfg, "name", "hf"))
     builder = ROLLOUT_BACKENDS.get(name)
     if builder is not None:
-        return builder(rollout_cfg)
+        return builder(rollout_cfg, zoom_cfg) if name == "zoom" else builder(rollout_cfg)
     if name in RESERVED:
         raise RolloutUnavailable(
             f"rollout={name} ({RESERVED[name]}) has no backend yet: it plugs in as ROLLOUT_BACKENDS[{name!r}] in "

@@ -19,21 +19,24 @@ from trl import GRPOTrainer
 
 from sif.grpo.state import restore_from_checkpoint, save_state
 from sif.fastgen.trl_hook import FastRolloutMixin
+from sif.zoom.trl_hook import ZoomRolloutMixin
 from sif.training.resume import ConvertedCheckpointResumeMixin
 
 log = logging.getLogger("sif.grpo")
 
 
-class SIFGRPOTrainer(ConvertedCheckpointResumeMixin, FastRolloutMixin, GRPOTrainer):
+class SIFGRPOTrainer(ConvertedCheckpointResumeMixin, ZoomRolloutMixin, FastRolloutMixin, GRPOTrainer):
     """GRPOTrainer whose checkpoints also hold the curriculum and the progress memory; with
-    `sif_fast_rollout` (rollout=hf_fast) its regular generation path runs through sif.fastgen.FastGenerator."""
+    `sif_fast_rollout` (rollout=hf_fast) its regular generation path runs through sif.fastgen.FastGenerator;
+    with `sif_zoom` (rollout=zoom) its rollouts are multi-turn zoom rollouts (sif.zoom.trl_hook)."""
 
     sif_curriculum: Any = None
     sif_progress_memory: Any = None
 
-    def __init__(self, *args: Any, sif_fast_rollout: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sif_fast_rollout: Any = None, sif_zoom: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sif_fast_rollout = sif_fast_rollout
+        self.sif_zoom = sif_zoom
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         ckpt = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"

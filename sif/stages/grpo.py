@@ -34,7 +34,7 @@ class GRPOStage(Stage):
         from sif.training.args import configure_logger_env
 
         cfg, st, run_dir = self.cfg, self.stage_cfg, self.ctx.run_dir
-        plan = rollout_plan(cfg.rollout)  # fails now (e.g. vllm missing) rather than after loading data
+        plan = rollout_plan(cfg.rollout, cfg.zoom)  # fails now (e.g. vllm missing) rather than after loading data
         configure_logger_env(cfg.logger, run_dir)
         funcs, weights, suite, memory = self._rewards()
         names = [f.__name__ for f in funcs]
