@@ -29,6 +29,7 @@ class BackendConfig(LLMClientConfig):
     top_p: float = 1.0
     seed: int = 0
     fast: bool = False  # hf: static cache + torch.compile (see rollout=hf_fast)
+    zoom: bool = False  # hf: each closed area shows the model its crop in a new turn (crop rules: the zoom node)
     image_inputs: ImageInputs = ImageInputs["rgb+depth"]  # rgb+depth | rgb (no depth image) | blank (blind control)
     prompt: str = "sif"  # sif | paper (the original's inference wording: the RL sentence; sif/prompt.py)
     vllm_gpu_memory_utilization: float = 0.8

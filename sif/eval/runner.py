@@ -25,9 +25,11 @@ from sif.eval.backends.inputs import DepthSource, request_for
 from sif.eval.benchmarks.base import Benchmark, EvalItem, ItemScore
 from sif.io import JsonlAppender, read_jsonl, write_json, write_text
 from sif.registry import BENCHMARKS
+from sif.zoom.records import save_crops
 
 log = logging.getLogger("sif.eval")
 PREDICTIONS = "predictions.jsonl"
+ZOOMS = "zooms"  # backend.zoom=true: the crops each item's model saw (PNG), listed in its record
 
 
 def benchmark_for(cfg: DictConfig, cache_dir: Path) -> Benchmark:
@@ -79,7 +81,7 @@ def backend_info(cfg: DictConfig, backend: Optional[Backend]) -> dict[str, Any]:
     return info
 
 
-def _entries(items: list[EvalItem], records: dict[str, dict]) -> list[Any]:
+def _entries(items: list[EvalItem], records: dict[str, dict], run_dir: Path) -> list[Any]:
     from sif.eval.report import ReportEntry
 
     out = []
@@ -90,7 +92,8 @@ def _entries(items: list[EvalItem], records: dict[str, dict]) -> list[Any]:
             id=it.id, image=it.image, question=it.question, gt_answer=it.answer, completion=rec.get("completion", ""),
             correct=bool(s.get("correct")), category=str(s.get("category", it.category)), choices=it.choices,
             pred_answer=s.get("pred_answer"), gt_boxes=[list(b) for b in it.gt_boxes], iou=s.get("iou"),
-            depth_consistency=s.get("depth_consistency"), format_ok=bool(s.get("format_ok")), error=rec.get("error")))
+            depth_consistency=s.get("depth_consistency"), format_ok=bool(s.get("format_ok")), error=rec.get("error"),
+            zooms=[{**z, "image": str(run_dir / z["image"])} for z in rec.get("zooms") or []]))
     return out
 
 
@@ -160,7 +163,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     try:
         if todo:
             if backend is None:
-                backend = build_backend(cfg.backend, cfg.model, cache, checkpoint)
+                backend = build_backend(cfg.backend, cfg.model, cache, checkpoint, zoom_cfg=cfg.get("zoom"))
             log.info("eval %s: %d items to generate (%d already done) with backend=%s", bench.name, len(todo),
                      resumed, backend.name)
             bar = tqdm(total=len(todo), desc=f"eval {bench.name}", unit="item", disable=not progress)
@@ -173,6 +176,10 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
                     if failed.get(it.id):
                         rec["error"] = failed[it.id]
                         errors += 1
+                    crops = getattr(backend, "zooms", {}).get(it.id)
+                    if crops is not None:  # backend.zoom=true: the crops this item's model saw, in order
+                        rec["zooms"] = save_crops(crops, run_dir / ZOOMS, f"{len(store.records):05d}-{it.id}",
+                                                  run_dir)
                     store.add(rec)
                 generated += len(chunk)
                 bar.update(len(chunk))
@@ -214,7 +221,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
     if bool(st.get("html", True)):
         meta = {"benchmark": bench.name, "backend": info_b["name"], "model": model["path"] or model["name"],
                 "checkpoint": checkpoint, "server model": info_b.get("model"), "items": len(items)}
-        report = write_html_report(run_dir / "report.html", _entries(items, records), agg, meta,
+        report = write_html_report(run_dir / "report.html", _entries(items, records, run_dir), agg, meta,
                                    max_samples=int(st.get("max_samples_in_html", 200)), title=f"SIF eval: {title}")
     summary = {"benchmark": bench.name, "n": len(items), "aggregate": agg, "objective": agg.get("overall"),
                "generated": generated, "resumed": resumed, "generation_errors": results["generation"]["errors_total"],

@@ -91,11 +91,13 @@ class InferStage(Stage):
         depth, depth_source = infer_depth(st, image, self.cfg.depth)
         out = self.ctx.run_dir
         save_depth(depth, out / "depth.npy", out / "depth.png")
-        backend = build_backend(self.cfg.backend, self.cfg.model, self.ctx.cache_dir, st.checkpoint or None)
+        backend = build_backend(self.cfg.backend, self.cfg.model, self.ctx.cache_dir, st.checkpoint or None,
+                                zoom_cfg=self.cfg.get("zoom"))
         try:
             request = GenRequest(id="infer", question=str(st.question), images=[image, str(out / "depth.png")])
             completion = backend.generate([request])[0]
             error = backend.errors.get("infer")
+            crops = getattr(backend, "zooms", {}).get("infer")
         finally:
             backend.close()
         if error:
@@ -106,6 +108,10 @@ class InferStage(Stage):
                   "completion": completion, "answer": parsed.answer, "format_ok": parsed.valid,
                   "violations": parsed.violations,
                   "areas": describe_areas(parsed, DepthMap(depth.astype(np.float32)))}
+        if crops is not None:  # backend.zoom=true: the crops the model saw, in order (zooms/*.png)
+            from sif.zoom.records import save_crops
+
+            record["zooms"] = save_crops(crops, out / "zooms", "infer", out)
         write_json(out / "infer.json", record)
         print(f"\n--- chain ---\n{completion}\n--- answer ---\n{parsed.answer if parsed.answer is not None else '(none)'}"
               f"\n--- areas drawn: {picture}", flush=True)

@@ -119,8 +119,16 @@ class Backend:
         """Free what the backend holds (models, engines)."""
 
 
-def build_backend(cfg: Any, model_cfg: Any, cache_dir: str | Path, checkpoint: Optional[str] = None) -> Backend:
-    """The backend registered under `cfg.name` (unknown names list the known ones)."""
-    return BACKENDS.get(str(cfg.name))(cfg, model_cfg, cache_dir, checkpoint)
+def build_backend(cfg: Any, model_cfg: Any, cache_dir: str | Path, checkpoint: Optional[str] = None,
+                  zoom_cfg: Any = None) -> Backend:
+    """The backend registered under `cfg.name` (unknown names list the known ones); `backend.zoom=true`
+    (crop rules in `zoom_cfg`, the zoom node) runs on the hf backend only."""
+    name = str(cfg.name)
+    if bool(getattr(cfg, "zoom", False)):
+        if name != "hf":
+            raise ValueError(f"backend.zoom=true needs backend=hf (got backend={name}): zoom turns insert the "
+                             "crops between generation rounds of a local model")
+        return BACKENDS.get(name)(cfg, model_cfg, cache_dir, checkpoint, zoom_cfg=zoom_cfg)
+    return BACKENDS.get(name)(cfg, model_cfg, cache_dir, checkpoint)
 
 

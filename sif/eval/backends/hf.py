@@ -6,6 +6,8 @@ with `skip_special_tokens=True` (the chain tags are ordinary text, so they survi
 batch from `backend.seed` and the batch's first id, so a given batching repeats exactly.
 `backend.fast=true` generates through `sif.fastgen.FastGenerator` (static KV cache, CUDA graphs, torch.compile;
 the same tokens as `generate`), falling back to transformers' static-cache generate for other architectures.
+`backend.zoom=true` runs each request through the multi-turn zoom engine (sif.eval.backends.zoom; crop rules
+from the `zoom` node, given as `zoom_cfg`); the crops each item's model saw are in `self.zooms` by id.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def _as_list(value: Any) -> list[int]:
 class HFBackend(Backend):
     name = "hf"
 
-    def __init__(self, cfg: Any, model_cfg: Any, cache_dir: str | Path, checkpoint: Optional[str] = None) -> None:
+    def __init__(self, cfg: Any, model_cfg: Any, cache_dir: str | Path, checkpoint: Optional[str] = None,
+                 zoom_cfg: Any = None) -> None:
         super().__init__(cfg, model_cfg, cache_dir, checkpoint)
         import torch
 
@@ -48,6 +51,14 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.generation_config = self._generation_config()
+        self.zoom = None  # backend.zoom: the engine's settings (sif.zoom.settings)
+        if bool(getattr(cfg, "zoom", False)):
+            if bool(getattr(cfg, "fast", False)):
+                raise ValueError("backend.zoom=true runs on transformers' generate; set backend.fast=false")
+            from sif.zoom.settings import rollout_settings
+
+            self.zoom = rollout_settings(zoom_cfg, max_new_tokens=self.sampling.max_new_tokens)
+        self.zooms: dict[str, list] = {}
         self.fast = None  # backend.fast: sif.fastgen.FastGenerator (static cache, CUDA graphs, compile)
         if bool(getattr(cfg, "fast", False)):
             from sif.fastgen import FastGenerator
@@ -84,12 +95,21 @@ class HFBackend(Backend):
         import torch
 
         out: list[str] = []
+        self.zooms = {}
         size = self.chunk_size
         for start in range(0, len(requests), size):
             batch = requests[start:start + size]
-            inputs = self._inputs(batch)
             if self.sampling.do_sample:
                 torch.manual_seed((self.sampling.seed * 1_000_003 + zlib.crc32(batch[0].id.encode())) % 2**63)
+            if self.zoom is not None:
+                from sif.eval.backends.zoom import zoom_generate
+
+                with torch.inference_mode():
+                    texts, crops = zoom_generate(self.model, self.processor, self.generation_config, self.zoom, batch)
+                out += texts
+                self.zooms.update(crops)
+                continue
+            inputs = self._inputs(batch)
             with torch.inference_mode():
                 generate = self.fast.generate if self.fast is not None else self.model.generate
                 tokens = generate(**inputs, generation_config=self.generation_config)
@@ -98,8 +118,11 @@ class HFBackend(Backend):
         return out
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "model_path": self.path, "device": str(self.device),
+        info = {**super().info(), "model_path": self.path, "device": str(self.device),
                 "batch_size": self.chunk_size, "dtype": str(getattr(self.model_cfg, "dtype", ""))}
+        if self.zoom is not None:
+            info["zoom"] = {"max_zooms": self.zoom.max_zooms, **self.zoom.crop.__dict__}
+        return info
 
     def close(self) -> None:
         self.model = None

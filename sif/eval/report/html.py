@@ -44,6 +44,7 @@ class ReportEntry:
     depth_consistency: Optional[float] = None
     format_ok: bool = False
     error: Optional[str] = None
+    zooms: list[dict] = field(default_factory=list)  # backend.zoom=true: {"box", "image": crop PNG}, in order
 
 
 def esc(text: Any) -> str:
@@ -63,6 +64,8 @@ table.summary td,table.summary th{border:1px solid #ddd;padding:4px 10px;font-si
 .sample.right{border-left-color:#2e9e44}.sample.wrong{border-left-color:#d2353c}
 .sample img{max-width:520px;height:auto;align-self:flex-start;border:1px solid #ccc}
 .sample .noimg{width:320px;color:#a00;font-size:13px}
+.zooms{display:flex;gap:8px;flex-wrap:wrap;margin:6px 0}.zooms figure{margin:0;font-size:12px;color:#555}
+.zooms img.zoom{max-width:200px;max-height:160px;width:auto;border:1px solid #4a7}
 .sample .text{flex:1;min-width:0;font-size:14px}
 .sample h3{margin:0 0 6px;font-size:15px}.badge{font-size:12px;padding:1px 8px;border-radius:9px;color:#fff}
 .right .badge{background:#2e9e44}.wrong .badge{background:#d2353c}
@@ -114,7 +117,25 @@ def _picture(entry: ReportEntry, assets: Path, index: int, max_side: int) -> Opt
     return f"{ASSETS}/{name}", drawn.width, drawn.height
 
 
-def _card(entry: ReportEntry, picture: Optional[tuple[str, int, int]]) -> str:
+def _zoom_strip(entry: ReportEntry, assets: Path, index: int) -> str:
+    """The crops the model saw, in order, each captioned with its box in the original picture."""
+    if not entry.zooms:
+        return ""
+    figures = []
+    for k, z in enumerate(entry.zooms, 1):
+        name = f"{index:05d}-zoom{k}.png"
+        try:
+            shutil.copyfile(z["image"], assets / name)
+        except OSError as exc:
+            log.warning("report: cannot copy crop %s (%s)", z.get("image"), exc)
+            continue
+        box = ",".join(f"{float(v):.3f}" for v in z.get("box", []))
+        figures.append(f'<figure><img class="zoom" src="{ASSETS}/{esc(name)}" alt="zoom {k}">'
+                       f'<figcaption>zoom {k} on [{esc(box)}]</figcaption></figure>')
+    return f'<div class="zooms" data-zooms="{len(figures)}">{"".join(figures)}</div>'
+
+
+def _card(entry: ReportEntry, picture: Optional[tuple[str, int, int]], zooms: str = "") -> str:
     result = "right" if entry.correct else "wrong"
     if picture is not None:
         src, w, h = picture
@@ -138,7 +159,8 @@ def _card(entry: ReportEntry, picture: Optional[tuple[str, int, int]]) -> str:
             f'<div class="text"><h3>{esc(entry.id)} <span class="badge">{result}</span></h3>'
             f'<p>{esc(entry.question)}</p>{choices}'
             f'<p class="kv">predicted: <b>{pred}</b> &middot; ground truth: <b>{esc(entry.gt_answer)}</b></p>'
-            f'<p class="kv">{" &middot; ".join(metrics)}</p>{error}<pre class="chain">{esc(chain)}</pre></div></div>')
+            f'<p class="kv">{" &middot; ".join(metrics)}</p>{error}{zooms}<pre class="chain">{esc(chain)}</pre>'
+            f'</div></div>')
 
 
 def write_html_report(path: str | Path, entries: Sequence[ReportEntry], aggregate: dict[str, Any],
@@ -152,7 +174,7 @@ def write_html_report(path: str | Path, entries: Sequence[ReportEntry], aggregat
     shutil.rmtree(assets, ignore_errors=True)
     assets.mkdir(parents=True, exist_ok=True)
     shown = list(entries)[:max(0, int(max_samples))]
-    cards = [_card(e, _picture(e, assets, i, max_side)) for i, e in enumerate(shown)]
+    cards = [_card(e, _picture(e, assets, i, max_side), _zoom_strip(e, assets, i)) for i, e in enumerate(shown)]
     categories = sorted({e.category for e in shown})
     options = "".join(f'<option value="{esc(c)}">{esc(c)}</option>' for c in categories)
     rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in results_rows(aggregate))
