@@ -23,6 +23,7 @@ class DatasetConfig:
     min_objects: int = 2
     max_objects: int = 5
     mc_fraction: float = 0.5  # share of questions asked in multiple-choice form
+    object_scale: float = 1.0  # synthetic object sizes x this (dataset=synth_hires: small objects, large pictures)
     question_types: list[str] = field(
         default_factory=lambda: ["relative_depth", "left_right", "counting", "attribute"]
     )

@@ -61,6 +61,7 @@ class SceneParams:
     question_types: tuple[str, ...] = QUESTION_TYPES
     min_visible_pixels: int = 60  # every object must show at least this many pixels ...
     min_visible_fraction: float = 0.35  # ... and this share of its unoccluded silhouette
+    object_scale: float = 1.0  # object sizes x this (0.2 at 1280x960 gives ~10-25 px objects: synth_hires)
 
     def validate(self) -> None:
         qt, pair_types = list(self.question_types), sorted({"relative_depth", "left_right"} & set(self.question_types))
@@ -69,6 +70,7 @@ class SceneParams:
             (1 <= self.min_objects <= self.max_objects <= 10,
              f"need 1 <= min_objects ({self.min_objects}) <= max_objects ({self.max_objects}) <= 10"),
             (0.0 <= self.mc_fraction <= 1.0, f"mc_fraction {self.mc_fraction} is outside [0, 1]"),
+            (0.05 <= self.object_scale <= 2.0, f"object_scale {self.object_scale} is outside [0.05, 2]"),
             (bool(qt) and set(qt) <= set(QUESTION_TYPES),
              f"question_types {qt} must be a non-empty subset of {list(QUESTION_TYPES)}"),
             (not pair_types or self.max_objects >= 2, f"question types {pair_types} need max_objects >= 2"),
@@ -263,12 +265,12 @@ def _layout(rng: np.random.Generator, params: SceneParams, cam: _Camera) -> Opti
     for p in rng.permutation(len(pairs))[:n]:
         color, shape = pairs[p]
         size = "large" if rng.random() < 0.5 else "small"
-        radius = SIZES[size]
+        radius = SIZES[size] * params.object_scale
         reach, height = _extent(shape, radius)
         yaw = float(rng.uniform(0, math.pi / 2)) if shape == "cube" else 0.0
         for _ in range(40):
             x, y = float(rng.uniform(-4.0, 4.0)), float(rng.uniform(-3.5, 3.0))
-            if any(math.hypot(x - o["x"], y - o["y"]) < reach + o["reach"] + 0.15 for o in objs):
+            if any(math.hypot(x - o["x"], y - o["y"]) < reach + o["reach"] + 0.15 * params.object_scale for o in objs):
                 continue
             r0, r1, c0, c1 = _window(cam, _corners(x, y, reach, 0.0, height), params.width, params.height)
             if r0 >= 1 and c0 >= 1 and r1 <= params.height - 1 and c1 <= params.width - 1:

@@ -29,6 +29,8 @@ def synth_cache_key(cfg: DictConfig) -> str:
              "depth": OmegaConf.to_container(cfg.depth, resolve=True), "builder": 2}
     keyed["dataset"].pop("path", None)
     keyed["dataset"].pop("split", None)
+    if keyed["dataset"].get("object_scale") == 1.0:  # added later: the default keeps earlier caches' keys
+        keyed["dataset"].pop("object_scale")
     return hashlib.sha1(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

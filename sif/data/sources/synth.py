@@ -16,7 +16,8 @@ def scene_params(dataset_cfg):
 
     return SceneParams(width=int(dataset_cfg.image_width), height=int(dataset_cfg.image_height),
                        min_objects=int(dataset_cfg.min_objects), max_objects=int(dataset_cfg.max_objects),
-                       mc_fraction=float(dataset_cfg.mc_fraction), question_types=tuple(dataset_cfg.question_types))
+                       mc_fraction=float(dataset_cfg.mc_fraction), question_types=tuple(dataset_cfg.question_types),
+                       object_scale=float(dataset_cfg.get("object_scale", 1.0)))
 
 
 def stable_seed(*parts: object) -> int:
