@@ -160,9 +160,10 @@ def test_grpo_toy_reward_rises(tmp_path, shared_cache):
     assert last > first + 0.10
 
 
-def test_grpo_kill_and_resume(tmp_path, env):
+@pytest.mark.parametrize("rollout", ["hf", "zoom"])
+def test_grpo_kill_and_resume(tmp_path, env, rollout):
     args = [*TINY_GRPO, "stage.max_steps=4", "stage.save_steps=2", "stage.max_completion_length=32",
-            "model.max_pixels=12544", "curriculum=linear", f"+reward.weights.{TOY}=0.0"]
+            "model.max_pixels=12544", "curriculum=linear", f"+reward.weights.{TOY}=0.0", f"rollout={rollout}"]
     marker = tmp_path / "hanging"
     hang_env = {**env, "SIF_TEST_HANG_AT_STEP": "2", "SIF_TEST_HANG_MARKER": str(marker)}
     started = time.time()
@@ -205,3 +206,5 @@ def test_grpo_kill_and_resume(tmp_path, env):
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics if "reward" in m] == [1, 2, 3, 4]
     assert (run / "DONE").exists()
+    if rollout == "zoom":  # the zoom rollouts logged their zooms per completion at every step
+        assert [m["step"] for m in metrics if "zoom/per_completion" in m] == [1, 2, 3, 4]
