@@ -60,6 +60,7 @@ class SFTStageConfig(TrainStageConfig):
     eval_steps: int = 50
     per_device_eval_batch_size: int = 2
     merge_lora: bool = True  # write a merged standalone checkpoint at the end
+    zoom: bool = False  # the multi-turn zoom format: crop turns after the chain's areas (sif/zoom/sft.py)
 
 
 @dataclass

@@ -129,8 +129,15 @@ class SFTStage(Stage):
             if self.ctx.is_main:
                 model.print_trainable_parameters()
         metrics_cb = MetricsJsonlCallback(self.ctx.path("metrics.jsonl"))
+        extra: dict[str, Any] = {}
+        if bool(getattr(self.stage_cfg, "zoom", False)):  # crop turns after the areas (the zoom node's rules)
+            from sif.zoom.settings import rollout_settings
+            from sif.zoom.sft import ZoomSFTCollator
+
+            settings = rollout_settings(cfg.get("zoom"), max_new_tokens=int(args.max_length or 2048))
+            extra["data_collator"] = ZoomSFTCollator(processor, settings, max_length=args.max_length)
         trainer = SIFSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                             processing_class=processor, callbacks=[metrics_cb])
+                             processing_class=processor, callbacks=[metrics_cb], **extra)
         drop_frozen_vision_input_grads(trainer.model)
         return trainer, metrics_cb
 
