@@ -22,6 +22,9 @@ class LoraConfig:
 class TinyModelConfig:
     """Sizes of the offline random-init Qwen2.5-VL built by sif.models.tiny (hashed into its cache key)."""
 
+    # the architecture: qwen2_5_vl (Qwen2.5-VL) | qwen2_vl (Qwen2-VL) | qwen3_vl (Qwen3-VL: interleaved M-RoPE,
+    # learned absolute ViT positions and DeepStack features natively, so SIF's position channel is not applied)
+    family: str = "qwen2_5_vl"
     vocab_size: int = 1024
     hidden_size: int = 64
     intermediate_size: int = 128

@@ -171,7 +171,7 @@ class _Engine:
         for i, lw in enumerate(w.layers):
             x = fn(x, lw["ln1"], lw["wqkv"], lw["bqkv"], lw["wo"], lw["ln2"], lw["wgu"], lw["wdown"],
                    self.k[i], self.v[i], cos, sin, self.cache_idx, self.valid,
-                   w.n_heads, w.n_kv, w.head_dim, w.inter, w.eps)
+                   w.n_heads, w.n_kv, w.head_dim, w.inter, w.eps, lw["qn"], lw["kn"])
         x = rms_norm(x, w.norm, w.eps)
         logits = F.linear(x, w.lm_head).float()
         self.pos.add_(1)

@@ -80,10 +80,19 @@ def _as_tiny_config(tiny_cfg: Any) -> TinyModelConfig:
     return TinyModelConfig(**tiny_cfg)
 
 
+FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")
+# the position channel each family has of its own (text M-RoPE layout, vision code); SIF's channel
+# (sif/models/positions.py) is applied to Qwen2.5-VL only, the family that lacks one
+NATIVE_CHANNEL = {"qwen2_vl": ("chunked", "none"), "qwen3_vl": ("interleaved", "learned")}
+
+
 def tiny_model_dir(tiny_cfg: Any, cache_dir: Path, extra_corpus: list[str] | None = None) -> Path:
     """The cache folder for this config: models/tiny-<sha256 of (config, builder version, extra corpus)>."""
     cfg = _as_tiny_config(tiny_cfg)
-    key = {"config": dataclasses.asdict(cfg), "builder_version": BUILDER_VERSION, "extra_corpus": extra_corpus or []}
+    config = dataclasses.asdict(cfg)
+    if config["family"] == "qwen2_5_vl":  # added later: the default keeps earlier folders' names
+        config.pop("family")
+    key = {"config": config, "builder_version": BUILDER_VERSION, "extra_corpus": extra_corpus or []}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return Path(cache_dir) / "models" / f"tiny-{digest}"
 
@@ -130,6 +139,11 @@ def _validate(cfg: TinyModelConfig) -> None:
     from sif.models.positions import TEXT_MROPE, VISION_POSITION
 
     problems = []
+    if cfg.family not in FAMILIES:
+        problems.append(f"family {cfg.family!r} is not one of {list(FAMILIES)}")
+    elif cfg.family != "qwen2_5_vl" and (cfg.mrope_layout, cfg.vision_position) != ("interleaved", "sincos2d"):
+        problems.append(f"family {cfg.family} has its own position channel {NATIVE_CHANNEL[cfg.family]}; "
+                        "mrope_layout / vision_position choose SIF's channel for qwen2_5_vl only (leave them unset)")
     if cfg.mrope_layout not in TEXT_MROPE:
         problems.append(f"mrope_layout {cfg.mrope_layout!r} is not one of {list(TEXT_MROPE)}")
     if cfg.vision_position not in VISION_POSITION:
@@ -196,23 +210,32 @@ def train_tokenizer(cfg: TinyModelConfig, extra_corpus: list[str] | None = None)
 
 
 def _build_processor(cfg: TinyModelConfig, extra_corpus: list[str] | None):
-    from transformers import Qwen2_5_VLProcessor
+    """The family's processor class around the trained tokenizer; Qwen3-VL reads 16 px patches (32 px per
+    merged token) with its own normalisation, Qwen2/2.5-VL 14 px patches."""
+    import transformers
     from transformers.models.qwen2_vl import Qwen2VLImageProcessor
 
     tokenizer = train_tokenizer(cfg, extra_corpus)
-    image_processor = Qwen2VLImageProcessor(patch_size=14, merge_size=2, temporal_patch_size=2,
-                                            min_pixels=DEFAULT_MIN_PIXELS, max_pixels=DEFAULT_MAX_PIXELS)
-    video_processor = _video_processor()
-    return Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                               video_processor=video_processor, chat_template=CHAT_TEMPLATE)
+    patch = 16 if cfg.family == "qwen3_vl" else 14
+    extra = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]} if cfg.family == "qwen3_vl" else {}
+    image_processor = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2,
+                                            min_pixels=DEFAULT_MIN_PIXELS, max_pixels=DEFAULT_MAX_PIXELS, **extra)
+    cls = {"qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen2_vl": "Qwen2VLProcessor", "qwen3_vl": "Qwen3VLProcessor"}
+    return getattr(transformers, cls[cfg.family])(image_processor=image_processor, tokenizer=tokenizer,
+                                                  video_processor=_video_processor(cfg.family, patch),
+                                                  chat_template=CHAT_TEMPLATE)
 
 
-def _video_processor():
+def _video_processor(family: str = "qwen2_5_vl", patch: int = 14):
     """Qwen's video processor (needs torchvision); the processor works without it for images only."""
     try:
+        if family == "qwen3_vl":
+            from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+            return Qwen3VLVideoProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2)
         from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-        return Qwen2VLVideoProcessor(patch_size=14, merge_size=2, temporal_patch_size=2)
+        return Qwen2VLVideoProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2)
     except (ImportError, ValueError):
         return None
 
@@ -236,9 +259,35 @@ class _outside_zero3:
             self._module._hf_deepspeed_config_weak_ref = self._ref
 
 
+def _family_config(cfg: TinyModelConfig, text_config: dict, vision_config: dict, ids: dict) -> Any:
+    """The family's config from the shared sizes (Qwen2.5-VL's vision keys translated where they differ)."""
+    import transformers
+
+    tokens = dict(image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                  vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    if cfg.family == "qwen2_5_vl":
+        return transformers.Qwen2_5_VLConfig(text_config=text_config, vision_config=vision_config,
+                                             tie_word_embeddings=False, **tokens)
+    if cfg.family == "qwen2_vl":
+        vision = {"depth": cfg.vision_depth, "embed_dim": cfg.vision_hidden_size, "hidden_size": cfg.hidden_size,
+                  "mlp_ratio": max(1, cfg.vision_intermediate_size // cfg.vision_hidden_size), "num_heads": cfg.vision_num_heads,
+                  "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "in_channels": 3}
+        return transformers.Qwen2VLConfig(text_config=text_config, vision_config=vision, tie_word_embeddings=False,
+                                          **tokens)
+    text = {**text_config, "head_dim": cfg.hidden_size // cfg.num_attention_heads,
+            "rope_parameters": {**text_config["rope_parameters"], "mrope_interleaved": True}}
+    text.pop("max_window_layers", None)
+    vision = {"depth": cfg.vision_depth, "hidden_size": cfg.vision_hidden_size,
+              "intermediate_size": cfg.vision_intermediate_size, "num_heads": cfg.vision_num_heads,
+              "out_hidden_size": cfg.hidden_size, "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+              "num_position_embeddings": 256, "deepstack_visual_indexes": [0], "in_channels": 3,
+              "hidden_act": "gelu_pytorch_tanh"}
+    return transformers.Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **tokens)
+
+
 def _build_model(cfg: TinyModelConfig, processor):
     import torch
-    from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import AutoModelForImageTextToText, GenerationConfig
 
     from sif.models.positions import CONFIG_KEY
 
@@ -261,16 +310,12 @@ def _build_model(cfg: TinyModelConfig, processor):
         "window_size": 112, "fullatt_block_indexes": [cfg.vision_depth - 1], "tokens_per_second": 2,
         "in_channels": 3, "hidden_act": "silu",
     }
-    config = Qwen2_5_VLConfig(
-        text_config=text_config, vision_config=vision_config, image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=False,
-    )
-    if (cfg.mrope_layout, cfg.vision_position) != ("chunked", "none"):  # the stock architecture names none
+    config = _family_config(cfg, text_config, vision_config, ids)
+    if cfg.family == "qwen2_5_vl" and (cfg.mrope_layout, cfg.vision_position) != ("chunked", "none"):
         setattr(config, CONFIG_KEY, {"text_mrope": cfg.mrope_layout, "vision": cfg.vision_position})
     torch.manual_seed(cfg.seed)
     with _outside_zero3():  # a plain checkpoint on disk, even when a ZeRO-3 trainer is being set up
-        model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
+        model = AutoModelForImageTextToText.from_config(config).to(torch.float32).eval()
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
     )
