@@ -21,3 +21,4 @@ class ZoomConfig:
     outside: ZoomOutside = ZoomOutside["clip"]  # a box partly outside the picture: clip | refuse
     max_zooms: int = 2  # zoom turns per completion
     with_depth: bool = True  # each crop comes with its depth crop when the prompt shows depth
+    fast: bool = False  # rollout=zoom: generate each round with the fast path (sif.fastgen) instead of generate

@@ -37,6 +37,7 @@ class ZoomRolloutSettings:
     max_zooms: int = 2  # inserted zoom turns per completion
     max_new_tokens: int = 256  # the whole completion: the model's tokens and the inserted turns
     with_depth: bool = True  # each crop comes with its depth crop (the prompt shows depth)
+    fast: bool = False  # generate each round through sif.fastgen (the callers pick the step generator)
 
     def __post_init__(self) -> None:
         if self.max_zooms < 0 or self.max_new_tokens < 1:

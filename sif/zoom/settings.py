@@ -21,4 +21,5 @@ def rollout_settings(zoom_cfg: Any, max_new_tokens: int = 256) -> ZoomRolloutSet
     if zoom_cfg is None:
         return ZoomRolloutSettings(max_new_tokens=max_new_tokens)
     return ZoomRolloutSettings(crop=crop_settings(zoom_cfg), max_zooms=int(zoom_cfg.max_zooms),
-                               max_new_tokens=max_new_tokens, with_depth=bool(zoom_cfg.with_depth))
+                               max_new_tokens=max_new_tokens, with_depth=bool(zoom_cfg.with_depth),
+                               fast=bool(zoom_cfg.get("fast", False)))

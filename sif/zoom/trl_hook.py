@@ -76,7 +76,8 @@ class ZoomRolloutMixin:
         n_prompt_images = [len(t.images) for t in trajs]
         run_settings = ZoomRolloutSettings(crop=settings.crop, max_zooms=settings.max_zooms,
                                            max_new_tokens=int(self.max_completion_length),
-                                           with_depth=all(t.depth is not None for t in trajs) and settings.with_depth)
+                                           with_depth=all(t.depth is not None for t in trajs) and settings.with_depth,
+                                           fast=settings.fast)
         dist = getattr(self, "_dist", None)
         summon = dist.summon_full_params(self.model_wrapped, recurse=False) if dist is not None else nullcontext()
         with (
@@ -102,9 +103,18 @@ class ZoomRolloutMixin:
         return prompt_ids, completion_ids, tool_mask, completions, None, {}, images_out, tool_images
 
     def _sif_zoom_step_generator(self, unwrapped: Any) -> Any:
-        """What generates each round: transformers' generate on the unwrapped policy."""
-        from sif.zoom.hf_step import HFStepGenerator
+        """What generates each round: transformers' generate on the unwrapped policy, or (zoom.fast) the fast
+        path, whose generator (compiled graphs, merged LoRA copy) is kept across steps."""
+        from sif.zoom.hf_step import FastStepGenerator, HFStepGenerator
 
+        if self.sif_zoom is not None and self.sif_zoom.fast:
+            from sif.fastgen.generator import FastGenerator
+
+            gen = getattr(self, "_sif_fast_generator", None)
+            if gen is None:
+                gen = FastGenerator(unwrapped, self.processing_class, getattr(self, "sif_fast_rollout", None))
+                self._sif_fast_generator = gen
+            return FastStepGenerator(unwrapped, self.processing_class, self.generation_config, gen)
         return HFStepGenerator(unwrapped, self.processing_class, self.generation_config)
 
     def _log_zoom_metrics(self, mode: str, trajs: list[Trajectory], prompt_ids: list) -> None:

@@ -198,3 +198,31 @@ def test_hf_step_generator_sees_what_the_processor_encodes(tiny):  # noqa: F811
     with torch.no_grad():
         ref = model.generate(**ref_in, generation_config=config)[0, len(row):].tolist()
     assert ours[:len(ref)] == ref and len(ref) >= 1
+
+
+def test_fast_step_generator_gives_generate_tokens_on_rows_with_a_zoom_turn(tiny):  # noqa: F811
+    """zoom.fast: the fast path on multi-image rows (prompt pictures + a crop turn) = transformers' generate."""
+    from transformers import GenerationConfig
+
+    from sif.fastgen.generator import FastGenerator
+    from sif.zoom.crop import zoom
+    from sif.zoom.hf_step import FastStepGenerator, HFStepGenerator
+
+    model, processor = tiny
+    tok = processor.tokenizer
+    rows, pics = [], []
+    for seed in (3, 4):
+        rgb = _picture(seed=seed)
+        prompt = processor.apply_chat_template([{"role": "user", "content": [{"type": "image"},
+                                                 {"type": "text", "text": "Where?" * seed}]}], add_generation_prompt=True)
+        crops = zoom(rgb, [(0.25, 0.25, 0.75, 0.75)], SETTINGS.crop)
+        text = prompt + AREA + turn_text(processor, turn_content(crops, False))
+        rows.append([int(x) for x in processor(text=[text], images=[rgb, crops[0].rgb])["input_ids"][0]])
+        pics.append([rgb, crops[0].rgb])
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    config = GenerationConfig(do_sample=False, max_new_tokens=12, eos_token_id=[eos], pad_token_id=tok.pad_token_id)
+    ref = HFStepGenerator(model, processor, config)(rows, pics, 12, False)
+    fast = FastGenerator(model, processor, {"compile": False})
+    got = FastStepGenerator(model, processor, config, fast)(rows, pics, 12, True)
+    assert fast.stats.fallback_calls == 0 and fast.mode == "graph"
+    assert [g[:len(r)] for g, r in zip(got, ref)] == ref  # generate pads finished rows; equal where it wrote
