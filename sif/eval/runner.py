@@ -176,7 +176,7 @@ def evaluate(cfg: DictConfig, run_dir: Path, backend: Optional[Backend] = None, 
                     if failed.get(it.id):
                         rec["error"] = failed[it.id]
                         errors += 1
-                    crops = getattr(backend, "zooms", {}).get(it.id)
+                    crops = getattr(backend, "zooms", {}).pop(it.id, None)
                     if crops is not None:  # backend.zoom=true: the crops this item's model saw, in order
                         rec["zooms"] = save_crops(crops, run_dir / ZOOMS, f"{len(store.records):05d}-{it.id}",
                                                   run_dir)

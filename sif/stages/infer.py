@@ -97,7 +97,7 @@ class InferStage(Stage):
             request = GenRequest(id="infer", question=str(st.question), images=[image, str(out / "depth.png")])
             completion = backend.generate([request])[0]
             error = backend.errors.get("infer")
-            crops = getattr(backend, "zooms", {}).get("infer")
+            crops = getattr(backend, "zooms", {}).pop("infer", None)
         finally:
             backend.close()
         if error:

@@ -7,7 +7,8 @@ batch from `backend.seed` and the batch's first id, so a given batching repeats 
 `backend.fast=true` generates through `sif.fastgen.FastGenerator` (static KV cache, CUDA graphs, torch.compile;
 the same tokens as `generate`), falling back to transformers' static-cache generate for other architectures.
 `backend.zoom=true` runs each request through the multi-turn zoom engine (sif.eval.backends.zoom; crop rules
-from the `zoom` node, given as `zoom_cfg`); the crops each item's model saw are in `self.zooms` by id.
+from the `zoom` node, given as `zoom_cfg`); the crops each item's model saw wait in `self.zooms` by id until
+the caller takes them (`zooms.pop(id)`).
 """
 
 from __future__ import annotations
@@ -95,7 +96,6 @@ class HFBackend(Backend):
         import torch
 
         out: list[str] = []
-        self.zooms = {}
         size = self.chunk_size
         for start in range(0, len(requests), size):
             batch = requests[start:start + size]
