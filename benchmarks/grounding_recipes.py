@@ -53,6 +53,11 @@ class Recipe:
     lr: float = 2e-3
     weight_decay: float = 0.0
     palette: tuple = ()  # restrict the scene colours (a sanity check of binding: two colours, one bit)
+    # dense captions ("Describe the objects from left to right." -> "red cube [box]; blue sphere [box]"): the
+    # name is read off the features at a place (one hop) rather than a place found from a name; the first
+    # `caption_steps` steps are captions only, then `caption_fraction` of the batches stay captions
+    caption_steps: int = 0
+    caption_fraction: float = 0.0
     batch: int = 16
     steps: int = 1500
     pool: int = 4000  # training scenes (drawn with replacement)
@@ -91,6 +96,8 @@ RECIPES: dict[str, Recipe] = {
     "named_fresh": replace(BASE, min_objects=2, max_objects=4, steps=3000, pool=30000),
     "named_wd": replace(BASE, min_objects=2, max_objects=4, steps=3000, weight_decay=0.1),
     "two_colours": replace(BASE, min_objects=2, max_objects=2, name="color", palette=("red", "blue")),
+    "caption_then_named": replace(BASE, min_objects=2, max_objects=4, steps=3000, caption_steps=1500),
+    "caption_mix_named": replace(BASE, min_objects=2, max_objects=4, steps=3000, caption_fraction=0.5),
     "single_patch_code_only": replace(BASE, extra={"patch_code_only": True}),
     "single_demo_size": replace(BASE, hidden=64, vision_hidden=32),  # model=tiny's default sizes (the demo)
 }
@@ -111,6 +118,31 @@ class Samples:
                                  max_objects=recipe.max_objects, question_types=kinds)
         self.single = SceneParams(width=recipe.width, height=recipe.height, min_objects=1, max_objects=1,
                                   question_types=("counting",))
+
+    def caption(self, index: int) -> dict:
+        """Every object of a training scene, left to right, each with its box."""
+        import numpy as np
+        from PIL import Image
+
+        from sif.data.scenes import render_scene
+
+        scene = render_scene(index + 20_000_000, self.r.seed, self.multi)
+        objs = sorted(scene.objects, key=lambda o: (o.box[0] + o.box[2]) / 2)
+        text = "; ".join(f"{o.name} {_box_text(o.box)}" for o in objs)
+        rgb = np.full_like(scene.rgb, 128) if self.r.blank else scene.rgb
+        parts = [{"type": "image"}, {"type": "text", "text": "Describe the objects from left to right."}]
+        prompt = self.proc.apply_chat_template([{"role": "user", "content": parts}], add_generation_prompt=True)
+        return self._encode(prompt, rgb, text, list(objs[0].box))
+
+    def _encode(self, prompt: str, rgb, answer_text: str, box: list) -> dict:
+        import torch
+        from PIL import Image
+
+        enc = self.proc(text=[prompt], images=[Image.fromarray(rgb)], return_tensors="pt")
+        answer = self.proc.tokenizer(answer_text + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        mm = enc.get("mm_token_type_ids")
+        return {"ids": enc["input_ids"][0], "mm": None if mm is None else mm[0], "pixels": enc["pixel_values"],
+                "grid": enc["image_grid_thw"], "answer": torch.tensor(answer), "box": box}
 
     def make(self, index: int, held_out: bool) -> dict:
         import numpy as np
@@ -222,6 +254,8 @@ def run_one(name: str, recipe: Recipe, eval_every: int, held_out: int, device: s
     started = time.time()
     data = Samples(recipe, processor)
     pool = [data.make(i, False) for i in range(recipe.pool)]
+    captions = ([data.caption(i) for i in range(recipe.pool)]
+                if recipe.caption_steps or recipe.caption_fraction else [])
     evals = [data.make(i, True) for i in range(held_out)]
     prep_s = time.time() - started
     mean_box = np.mean([it["box"] for it in pool], axis=0).tolist()
@@ -252,7 +286,9 @@ def run_one(name: str, recipe: Recipe, eval_every: int, held_out: int, device: s
     curve, losses, train_started = [], [], time.time()
     model.train()
     for step in range(1, recipe.steps + 1):
-        batch = to_device(collate([pool[i] for i in rng.integers(len(pool), size=recipe.batch)], pad, True))
+        use_captions = captions and (step <= recipe.caption_steps or rng.random() < recipe.caption_fraction)
+        source = captions if use_captions else pool
+        batch = to_device(collate([source[i] for i in rng.integers(len(source), size=recipe.batch)], pad, True))
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
