@@ -35,7 +35,7 @@ def batch(processor, n: int = 3, with_images: bool = True, seed: int = 0):
     if not with_images:
         texts = [t.replace("<|vision_start|><|image_pad|><|vision_end|>", "") for t in texts]
         return processor.tokenizer(texts, padding=True, return_tensors="pt")
-    sizes = [(96, 64), (96, 64), (64, 64), (64, 64), (128, 96), (128, 96)] * 4
+    sizes = [(96, 64), (96, 64), (64, 64), (64, 64), (128, 96), (128, 96)] * (n // 3 + 1)  # 2 pictures a prompt
     return processor(text=texts, images=images(seed, sizes[:2 * n]), padding=True, return_tensors="pt")
 
 

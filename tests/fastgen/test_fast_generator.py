@@ -202,3 +202,10 @@ def test_identical_prompts_share_one_prefill_and_still_equal_generate(tiny):
     ref, out, gen = both(model, processor, inputs, gc)
     assert torch.equal(out, ref)
     assert gen.stats.shared_prefill_rows == 2  # rows 1 and 4 reuse row 0; row 2 (other pictures) does not
+
+
+def test_batch_helper_gives_two_pictures_to_every_prompt_of_a_large_batch(tiny):
+    """The GPU tests ask for 16 prompts (the helper once held pictures for 12 only: a StopIteration on the GPU)."""
+    _, processor = tiny
+    inputs = batch(processor, n=16)
+    assert inputs["input_ids"].shape[0] == 16 and inputs["image_grid_thw"].shape[0] == 32
