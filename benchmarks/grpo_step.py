@@ -3,7 +3,9 @@
 Both: Qwen2.5-VL-3B ARCHITECTURE (random init, saved once as a from_pretrained folder, loaded by both in bf16),
 the same synthetic samples at 448x448 (RGB + depth colour image in THE prompt), LoRA r64 on the language
 model, gradient checkpointing, beta 0.04, loss grpo, 1 prompt x 8 generations x 256 new tokens per step,
-temperature 1. With --zero3 (default on) a third arm runs our stage again under DeepSpeed ZeRO-3
+temperature 1. With --shared (default on) an arm runs our stage with `rollout.generation_weights=shared` (the
+decode path on the training weights, no merged generation copy): its step time and peak memory beside the
+default's. With --zero3 (default on) a further arm runs our stage again under DeepSpeed ZeRO-3
 (`deepspeed=zero3`, one process through torchrun) to put its step time beside the run without DeepSpeed (ZeRO
 off: no partitioning, the configuration a single GPU normally uses). Figure: TRL's own `step_time` metric, median (and min / max) over at least 3 steady steps per side
 after the first (the first holds ours' one-time compile + graph capture, reported separately), and the peak GPU
@@ -97,6 +99,8 @@ def main() -> None:
     ap.add_argument("--plain-steps", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=170)
     ap.add_argument("--skip-plain", action="store_true")
+    ap.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run our stage with rollout.generation_weights=shared (no merged generation copy)")
     ap.add_argument("--zero3", action=argparse.BooleanOptionalAction, default=True,
                     help="also run our stage under deepspeed=zero3 (one process through torchrun)")
     args = ap.parse_args()
@@ -157,6 +161,22 @@ def main() -> None:
     results["ours"] = ours
     log(NAME, f"ours: {ours.get('mode')} step_time {ours.get('step_time')}")
 
+    if args.shared:  # the memory-short mode: the decode path on the training weights, no merged copy
+        s_args = [*[a.replace("run_name=grpo-hf-fast", "run_name=grpo-shared") for a in stage_args],
+                  "rollout.generation_weights=shared"]
+        s_metrics = work / "outputs" / "grpo-shared" / "metrics.jsonl"
+        t = time.perf_counter()
+        rc = run([sys.executable, "launch.py", *s_args], out_dir / "grpo_shared.log", args.timeout,
+                 stop_when=lambda: len(step_times(s_metrics)) >= args.steps)
+        sh = {"rc": rc, "wall_s": time.perf_counter() - t, "command": "python launch.py " + " ".join(s_args),
+              "step_time": step_times(s_metrics)}
+        if s_metrics.is_file():
+            recs = [json.loads(line) for line in s_metrics.read_text(errors="replace").splitlines() if line.strip()]
+            peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
+            sh["peak_memory_gib"] = max(peaks) if peaks else None
+        results["shared"] = sh
+        log(NAME, f"ours with shared generation weights: rc {rc} step_time {sh['step_time']}")
+
     if args.zero3:  # the paper's GRPO engine on one GPU: same stage, DeepSpeed ZeRO-3 partitioning
         z_args = [*[a.replace("run_name=grpo-hf-fast", "run_name=grpo-zero3") for a in stage_args], "deepspeed=zero3"]
         z_metrics = work / "outputs" / "grpo-zero3" / "metrics.jsonl"
@@ -182,7 +202,8 @@ def main() -> None:
         log(NAME, f"plain TRL: step_time {results['plain'].get('step_time')}")
 
     for key, name in (("ours_log_tail", "grpo_ours.log"), ("plain_log_tail", "grpo_plain.log"),
-                      ("subclass_log_tail", "grpo_fast_subclass.log"), ("zero3_log_tail", "grpo_zero3.log")):
+                      ("subclass_log_tail", "grpo_fast_subclass.log"), ("zero3_log_tail", "grpo_zero3.log"),
+                      ("shared_log_tail", "grpo_shared.log")):
         if (out_dir / name).is_file():
             results[key] = (out_dir / name).read_text(errors="replace")[-3000:]
     ours_t = median_after_first(ours.get("step_time") or [])
@@ -203,6 +224,17 @@ def main() -> None:
                      f"{results['ours_step_spread_s']}, plain {results['plain_steady_steps']} "
                      f"{results['plain_step_spread_s']}; peak GPU memory ours {results['ours_peak_memory_gib']} GiB, "
                      f"plain {results['plain_peak_memory_gib']} GiB")]
+    if "shared" in results:
+        sh = results["shared"]
+        sh_t = median_after_first(sh.get("step_time") or [])
+        results["shared_step_s"] = sh_t
+        steady = (sh.get("step_time") or [])[1:]
+        rows.append(row("GRPO step time with rollout.generation_weights=shared (no merged copy)",
+                        None if sh_t is None else round(sh_t, 2), None if ours_t is None else round(ours_t, 2),
+                        "our stage with the merged generation copy (the default)", "s/step", higher_is_better=False,
+                        note=f"rc {sh.get('rc')}; steady steps {len(steady)} "
+                             f"{[min(steady), max(steady)] if steady else None}; peak GPU memory "
+                             f"{sh.get('peak_memory_gib')} GiB (with the copy: {results['ours_peak_memory_gib']} GiB)"))
     if "zero3" in results:
         z = results["zero3"]
         z_t = median_after_first(z.get("step_time") or [])

@@ -28,6 +28,8 @@ CLOSED_CHOICES: dict[str, tuple[str, ...]] = {
     "model.vision_attention": ("batched", "library"),
     "model.tiny.mrope_layout": ("chunked", "interleaved"),
     "model.tiny.vision_position": ("none", "sincos2d"),
+    "model.tiny.family": ("qwen2_5_vl", "qwen2_vl", "qwen3_vl"),
+    "rollout.generation_weights": ("copy", "shared"),
     "reward.answer_scorer": ("rule", "judge"),
     "curriculum.order_by": ("none", "chain_length", "num_objects"),
     "logger.name": ("none", "tensorboard", "wandb"),

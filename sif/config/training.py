@@ -47,6 +47,9 @@ class RolloutConfig:
     length_buckets: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048])
     cuda_graphs: bool = True  # capture one CUDA graph per decode step (on CUDA)
     check_every: int = 4  # decode steps between the host's "all rows finished?" checks
+    # copy: fused generation-only weights with LoRA merged (fastest; one more copy of the LM in memory) |
+    # shared: the training weights by reference, LoRA as low-rank products (no copy; more kernels per step)
+    generation_weights: str = "copy"
     # vllm
     vllm_gpu_memory_utilization: float = 0.3
     vllm_server_host: str = "127.0.0.1"

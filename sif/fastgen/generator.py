@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from sif.fastgen.decoder import DecodeWeights, find_text_stack, layer_step, rms_norm, rope_cos_sin, unwrap
+from sif.fastgen.shared import SharedWeights, layer_step_shared, lin
 from sif.fastgen.sampling import (SamplingParams, UnsupportedGeneration, choose_tokens, process_scores,
                                   tensor_ids)
 
@@ -168,12 +169,17 @@ class _Engine:
         cos, sin = rope_cos_sin(self.pos, w.inv_freq, w.rope_scaling, w.dtype)
         self.valid.index_fill_(1, self.cache_idx, True)
         fn = gen.layer_fn
+        shared = getattr(w, "shared", False)
         for i, lw in enumerate(w.layers):
-            x = fn(x, lw["ln1"], lw["wqkv"], lw["bqkv"], lw["wo"], lw["ln2"], lw["wgu"], lw["wdown"],
-                   self.k[i], self.v[i], cos, sin, self.cache_idx, self.valid,
-                   w.n_heads, w.n_kv, w.head_dim, w.inter, w.eps, lw["qn"], lw["kn"])
+            if shared:  # generation_weights=shared: the training tensors by reference (sif.fastgen.shared)
+                x = fn(x, lw, self.k[i], self.v[i], cos, sin, self.cache_idx, self.valid, w.n_heads, w.n_kv,
+                       w.head_dim, w.eps)
+            else:
+                x = fn(x, lw["ln1"], lw["wqkv"], lw["bqkv"], lw["wo"], lw["ln2"], lw["wgu"], lw["wdown"],
+                       self.k[i], self.v[i], cos, sin, self.cache_idx, self.valid,
+                       w.n_heads, w.n_kv, w.head_dim, w.inter, w.eps, lw["qn"], lw["kn"])
         x = rms_norm(x, w.norm, w.eps)
-        logits = F.linear(x, w.lm_head).float()
+        logits = (lin(x, w.head) if shared else F.linear(x, w.lm_head)).float()
         self.pos.add_(1)
         self.cache_idx.add_(1)
         self.record(logits)
@@ -224,6 +230,7 @@ class FastGenerator:
         self.compile, self.cuda_graphs = bool(cfg.compile), bool(cfg.cuda_graphs)
         self.length_buckets = [int(b) for b in (cfg.length_buckets or DEFAULT_LENGTH_BUCKETS)]
         self.check_every = max(1, int(cfg.check_every))
+        self.shared_weights = str(getattr(cfg, "generation_weights", "copy")) == "shared"
         self.stack = find_text_stack(model)
         self.mode = "graph" if self.stack is not None else "hf_static"
         if self.mode == "hf_static":
@@ -250,14 +257,15 @@ class FastGenerator:
     @property
     def layer_fn(self):
         if self._layer_fn is None:
-            self._layer_fn = layer_step
+            step_fn = layer_step_shared if self.shared_weights else layer_step
+            self._layer_fn = step_fn
             if self.compile and self.on_cuda and not self._compile_failed:
                 import torch._dynamo as dynamo
 
                 for name in ("recompile_limit", "cache_size_limit"):
                     if hasattr(dynamo.config, name):
                         setattr(dynamo.config, name, max(64, getattr(dynamo.config, name)))
-                self._layer_fn = self._torch.compile(layer_step, dynamic=False, fullgraph=True)
+                self._layer_fn = self._torch.compile(step_fn, dynamic=False, fullgraph=True)
         return self._layer_fn
 
     def _warn_once(self, key: str, msg: str, *args: Any) -> None:
@@ -346,7 +354,7 @@ class FastGenerator:
         input_ids, attention_mask = input_ids.to(dev), attention_mask.to(dev)
         if self.weights is None:
             dtype = self.stack.embed.weight.dtype
-            self.weights = DecodeWeights(self.stack, dev, dtype)
+            self.weights = (SharedWeights if self.shared_weights else DecodeWeights)(self.stack, dev, dtype)
         self.weights.refresh(self.stack)
         t1 = time.perf_counter()
         self.stats.refresh_s += t1 - t0

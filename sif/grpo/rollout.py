@@ -84,8 +84,8 @@ def _vllm_server(cfg: Any) -> RolloutPlan:
 
 
 def _hf_fast(cfg: Any) -> RolloutPlan:
-    fast = {k: _get(cfg, k) for k in ("compile", "cache_implementation", "length_buckets", "cuda_graphs", "check_every")
-            if _get(cfg, k) is not None}
+    fast = {k: _get(cfg, k) for k in ("compile", "cache_implementation", "length_buckets", "cuda_graphs", "check_every",
+                                      "generation_weights") if _get(cfg, k) is not None}
     if "length_buckets" in fast:
         fast["length_buckets"] = [int(b) for b in fast["length_buckets"]]
     return RolloutPlan("hf_fast", {"use_vllm": False}, trainer_kwargs={"sif_fast_rollout": fast})

@@ -209,3 +209,34 @@ def test_batch_helper_gives_two_pictures_to_every_prompt_of_a_large_batch(tiny):
     _, processor = tiny
     inputs = batch(processor, n=16)
     assert inputs["input_ids"].shape[0] == 16 and inputs["image_grid_thw"].shape[0] == 32
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_shared_generation_weights_copy_nothing_and_give_generate_tokens_with_lora(family, shared_cache):
+    """generation_weights=shared: the decode path reads the training tensors (LoRA as its low-rank products):
+    greedy tokens equal generate's, no weight is copied, and an adapter update is seen without a refresh copy."""
+    from peft import LoraConfig, get_peft_model
+
+    from sif.config.model import ModelConfig, TinyModelConfig
+    from sif.models.factory import load_model_and_processor
+
+    model, processor = load_model_and_processor(
+        ModelConfig(name="tiny", max_pixels=76800, tiny=TinyModelConfig(family=family)), shared_cache)
+    processor.tokenizer.padding_side = "left"
+    inputs = batch(processor, n=3)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, init_lora_weights=False,
+                                                  target_modules=["q_proj", "v_proj", "gate_proj", "down_proj"]))
+    peft_model.eval()
+    gc = gconf(processor, max_new_tokens=12)
+    ref, out, gen = both(peft_model, processor, inputs, gc, generation_weights="shared")
+    assert torch.equal(out, ref) and gen.stats.fallback_calls == 0
+    params = {p.data_ptr() for p in peft_model.parameters()}
+    lw = gen.weights.layers[0]
+    assert lw["q"][0].data_ptr() in params and lw["q"][2][0][0].data_ptr() in params  # base and LoRA A by reference
+    assert gen.weights.embed.data_ptr() in params
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if "lora_B" in n:
+                p.mul_(-1.0)
+    ref2 = peft_model.generate(**inputs, generation_config=copy.deepcopy(gc))
+    assert torch.equal(gen.generate(**inputs, generation_config=copy.deepcopy(gc)), ref2)
