@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument("--plain-steps", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=170)
     ap.add_argument("--skip-plain", action="store_true")
+    ap.add_argument("--arch", default="qwen2_5_vl_3b", help="qwen2_5_vl_3b | qwen2_5_vl_7b (sif.models.arch)")
     ap.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True,
                     help="also run our stage with rollout.generation_weights=shared (no merged generation copy)")
     ap.add_argument("--zero3", action=argparse.BooleanOptionalAction, default=True,
@@ -111,14 +112,14 @@ def main() -> None:
     Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
     out_dir = work / "logs"  # logs and side files stay in the work folder; their tails go into the result
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict = {"workdir": str(work)}
+    results: dict = {"workdir": str(work), "arch": args.arch}
 
     import torch
 
     from sif.models.arch import save_arch_model
 
     t = time.perf_counter()
-    model_dir = save_arch_model("qwen2_5_vl_3b", work / "qwen2_5_vl_3b", device="cuda")
+    model_dir = save_arch_model(args.arch, work / args.arch, device="cuda")
     torch.cuda.empty_cache()
     log(NAME, f"model folder {model_dir} ({time.perf_counter() - t:.0f}s)")
     from sif.generate.dataset_cache import samples_path
@@ -216,7 +217,8 @@ def main() -> None:
     results["ours_peak_memory_gib"] = ours.get("peak_memory_gib")
     results["plain_peak_memory_gib"] = results.get("plain", {}).get("peak_memory_gib")
     first = (ours.get("step_time") or [None])[0]
-    rows = [row("GRPO step time, 8 x 256 tokens, 3B arch, LoRA r64", None if ours_t is None else round(ours_t, 2),
+    size = args.arch.rsplit("_", 1)[-1].upper()
+    rows = [row(f"GRPO step time, 8 x 256 tokens, {size} arch, LoRA r64", None if ours_t is None else round(ours_t, 2),
                 None if plain_t is None else round(plain_t, 2), "plain TRL GRPOTrainer (HF generate)", "s/step",
                 target="<= 1/5 of plain (aim 1/10)", higher_is_better=False, threshold=5.0,
                 note=f"ours: {ours.get('mode')}; first step (compile + capture) "
