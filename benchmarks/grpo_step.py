@@ -100,6 +100,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=170)
     ap.add_argument("--skip-plain", action="store_true")
     ap.add_argument("--arch", default="qwen2_5_vl_3b", help="qwen2_5_vl_3b | qwen2_5_vl_7b (sif.models.arch)")
+    ap.add_argument("--split", action="store_true",
+                    help="our arm with stage.step_split=true: split/<part>_s per step (generation, rewards, ...)")
     ap.add_argument("--shared", action=argparse.BooleanOptionalAction, default=True,
                     help="also run our stage with rollout.generation_weights=shared (no merged generation copy)")
     ap.add_argument("--zero3", action=argparse.BooleanOptionalAction, default=True,
@@ -136,7 +138,7 @@ def main() -> None:
         "run_name=grpo-hf-fast", "stage.bf16=true", "stage.num_generations=8", "stage.per_device_train_batch_size=8",
         "stage.max_completion_length=256", f"stage.max_steps={args.steps}", "stage.save_steps=100000",
         "stage.save_completions_every=100000", "stage.temperature=1.0", "stage.beta=0.04", "stage.loss_type=grpo",
-        "stage.learning_rate=1e-5",
+        "stage.learning_rate=1e-5", *(["stage.step_split=true"] if args.split else []),
     ]
     t = time.perf_counter()
     run_dir = work / "outputs" / "grpo-hf-fast"
@@ -148,6 +150,8 @@ def main() -> None:
     if metrics.is_file():
         recs = [json.loads(line) for line in metrics.read_text(errors="replace").splitlines() if line.strip()]
         ours["completion_mean_length"] = [r.get("completions/mean_length") for r in recs if "completions/mean_length" in r]
+        ours["split"] = [{k: v for k, v in r.items() if k.startswith("split/")} for r in recs
+                         if any(k.startswith("split/") for k in r)]
         peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
         ours["peak_memory_gib"] = max(peaks) if peaks else None
     if not ours.get("step_time"):

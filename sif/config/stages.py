@@ -105,6 +105,7 @@ class GRPOStageConfig(TrainStageConfig):
     num_iterations: int = 1
     save_completions_every: int = 10  # steps; a few completions as text and as images with areas drawn
     num_completions_to_save: int = 4
+    step_split: bool = False  # split/<part>_s metrics: where each step's time goes (sif/grpo/split.py)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from transformers import TrainerCallback
 from trl import GRPOTrainer
 
+from sif.grpo.split import StepSplitMixin
 from sif.grpo.state import restore_from_checkpoint, save_state
 from sif.fastgen.trl_hook import FastRolloutMixin
 from sif.zoom.trl_hook import ZoomRolloutMixin
@@ -25,10 +26,11 @@ from sif.training.resume import ConvertedCheckpointResumeMixin
 log = logging.getLogger("sif.grpo")
 
 
-class SIFGRPOTrainer(ConvertedCheckpointResumeMixin, ZoomRolloutMixin, FastRolloutMixin, GRPOTrainer):
+class SIFGRPOTrainer(ConvertedCheckpointResumeMixin, StepSplitMixin, ZoomRolloutMixin, FastRolloutMixin, GRPOTrainer):
     """GRPOTrainer whose checkpoints also hold the curriculum and the progress memory; with
     `sif_fast_rollout` (rollout=hf_fast) its regular generation path runs through sif.fastgen.FastGenerator;
-    with `sif_zoom` (rollout=zoom) its rollouts are multi-turn zoom rollouts (sif.zoom.trl_hook)."""
+    with `sif_zoom` (rollout=zoom) its rollouts are multi-turn zoom rollouts (sif.zoom.trl_hook); with
+    `enable_step_split()` (stage.step_split) each step's time is split into its parts (sif.grpo.split)."""
 
     sif_curriculum: Any = None
     sif_progress_memory: Any = None

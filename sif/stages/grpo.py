@@ -131,6 +131,8 @@ class GRPOStage(Stage):
                                  processing_class=processor, peft_config=peft_config,
                                  callbacks=list(callbacks.values()), **plan.trainer_kwargs)
         trainer.sif_curriculum, trainer.sif_progress_memory = curriculum, memory
+        if bool(getattr(st, "step_split", False)):
+            trainer.enable_step_split()
         drop_frozen_vision_input_grads(trainer.model)
         for key in ("curriculum", "suite", "snapshots"):
             callbacks[key].trainer = trainer
