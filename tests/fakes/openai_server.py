@@ -117,11 +117,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:  # the client died mid-send (a killed run): no request reached the server
+            self.close_connection = True
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._error(404, f"no route POST {self.path}")
             return
+        if not raw:  # no body: not a chat request (a real server answers 400 too), never recorded as one
+            self._error(400, "empty request body")
+            return
         try:
-            body = json.loads(raw or b"{}")
+            body = json.loads(raw)
         except ValueError:
             self._error(400, "request body is not JSON")
             return
