@@ -10,7 +10,8 @@ A backend turns the rollout group into GRPOConfig fields (and, later, optional t
                   the trainer gets `sif_fast_rollout=<rollout group>` (sif.fastgen.trl_hook.FastRolloutMixin).
 * `zoom`          multi-turn zoom rollouts (sif.zoom): each `</area>` shows the model its crop in a new turn;
                   the trainer gets `sif_zoom=<ZoomRolloutSettings>` from the `zoom` node
-                  (sif.zoom.trl_hook.ZoomRolloutMixin). Generation by transformers' generate.
+                  (sif.zoom.trl_hook.ZoomRolloutMixin). Generation by transformers' generate, or the fast path
+                  with zoom.fast=true.
 
 vLLM is an optional extra: it is imported only when a vLLM backend is chosen, and a missing package fails
 with the install command.
