@@ -14,7 +14,6 @@ from PIL import Image
 from sif.zoom.crop import ZoomSettings
 from sif.zoom.rollout import Trajectory, ZoomRolloutSettings, last_area_boxes, run_zoom_rollout
 from sif.zoom.turns import build_zoom_turn, turn_content, turn_text
-from tests.fastgen.conftest import tiny  # noqa: F401 - the module-scoped tiny model fixture
 
 AREA = '<think><area>[{"bbox_2d":[0.25,0.25,0.75,0.75],"depth":0.4}]</area>'
 AFTER = "<text>the cube</text></think><answer>A</answer>"
@@ -69,7 +68,7 @@ SETTINGS = ZoomRolloutSettings(crop=ZoomSettings(margin=0.0, min_size=28), max_z
                                with_depth=False)
 
 
-def test_one_zoom_turn_inserted_masked_and_the_model_text_is_the_chain(tiny):  # noqa: F811
+def test_one_zoom_turn_inserted_masked_and_the_model_text_is_the_chain(tiny):
     _, processor = tiny
     tok = processor.tokenizer
     [t], gen = _run(processor, [AREA + AFTER], SETTINGS)
@@ -94,7 +93,7 @@ def test_one_zoom_turn_inserted_masked_and_the_model_text_is_the_chain(tiny):  #
     assert [c[1] for c in gen.calls] == [True, True]  # two rounds, both may zoom
 
 
-def test_zoom_budget_then_areas_no_longer_stop_generation(tiny):  # noqa: F811
+def test_zoom_budget_then_areas_no_longer_stop_generation(tiny):
     _, processor = tiny
     two = AREA + '<text>a</text><area>[{"bbox_2d":[0.0,0.0,0.5,0.5],"depth":0.2}]</area>' \
           '<text>b</text><area>[{"bbox_2d":[0.5,0.5,1.0,1.0],"depth":0.9}]</area></think><answer>B</answer>'
@@ -105,7 +104,7 @@ def test_zoom_budget_then_areas_no_longer_stop_generation(tiny):  # noqa: F811
     assert t.model_text(processor.tokenizer) == two
 
 
-def test_refused_boxes_add_no_turn_and_generation_goes_on(tiny):  # noqa: F811
+def test_refused_boxes_add_no_turn_and_generation_goes_on(tiny):
     _, processor = tiny
     bad = '<think><area>[{"bbox_2d":[0.5,0.5,0.5,0.9],"depth":0.4}]</area>' + AFTER
     [t], _ = _run(processor, [bad], SETTINGS)
@@ -113,7 +112,7 @@ def test_refused_boxes_add_no_turn_and_generation_goes_on(tiny):  # noqa: F811
     assert t.model_text(processor.tokenizer) == bad
 
 
-def test_rows_advance_together_and_the_budget_counts_inserted_tokens(tiny):  # noqa: F811
+def test_rows_advance_together_and_the_budget_counts_inserted_tokens(tiny):
     _, processor = tiny
     tok = processor.tokenizer
     scripts = [AREA + AFTER, "<think><text>no zoom</text></think><answer>C</answer>"]
@@ -135,7 +134,7 @@ def test_rows_advance_together_and_the_budget_counts_inserted_tokens(tiny):  # n
     assert t.zooms == 0 and all(m == 1 for m in t.mask) and len(t.completion_ids) == first + 5
 
 
-def test_depth_crops_follow_their_crop(tiny):  # noqa: F811
+def test_depth_crops_follow_their_crop(tiny):
     _, processor = tiny
     tok = processor.tokenizer
     gen = Scripted(tok, [AREA + AFTER])
@@ -157,7 +156,7 @@ def test_last_area_boxes_reads_untrusted_text():
     assert last_area_boxes(two) == [(0.3, 0.3, 0.4, 0.4)]
 
 
-def test_turn_text_comes_from_the_chat_template(tiny):  # noqa: F811
+def test_turn_text_comes_from_the_chat_template(tiny):
     _, processor = tiny
     text = turn_text(processor, [{"type": "text", "text": "x"}])
     assert text == "<|im_end|>\n<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n"
@@ -166,7 +165,7 @@ def test_turn_text_comes_from_the_chat_template(tiny):  # noqa: F811
         build_zoom_turn(processor, [], False)
 
 
-def test_hf_step_generator_sees_what_the_processor_encodes(tiny):  # noqa: F811
+def test_hf_step_generator_sees_what_the_processor_encodes(tiny):
     """One round on a trajectory holding a zoom turn = greedy generate on the processor's own encoding of
     the same conversation text and pictures (image tokens, grids and positions agree)."""
     import torch
@@ -200,7 +199,7 @@ def test_hf_step_generator_sees_what_the_processor_encodes(tiny):  # noqa: F811
     assert ours[:len(ref)] == ref and len(ref) >= 1
 
 
-def test_fast_step_generator_gives_generate_tokens_on_rows_with_a_zoom_turn(tiny):  # noqa: F811
+def test_fast_step_generator_gives_generate_tokens_on_rows_with_a_zoom_turn(tiny):
     """zoom.fast: the fast path on multi-image rows (prompt pictures + a crop turn) = transformers' generate."""
     from transformers import GenerationConfig
 

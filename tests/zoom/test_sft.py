@@ -12,7 +12,7 @@ from sif.prompt import build_messages
 from sif.zoom.crop import ZoomSettings
 from sif.zoom.rollout import Trajectory, ZoomRolloutSettings, run_zoom_rollout
 from sif.zoom.sft import IGNORE, ZoomSFTCollator, chain_segments, zoom_example
-from tests.fastgen.conftest import images, tiny  # noqa: F401 - module-scoped tiny model fixture
+from tests.fastgen.conftest import images
 
 CHAIN = ('<think><area>[{"bbox_2d":[0.0,0.0,1.0,1.0],"depth":0.5}]</area><text>whole</text>'
          '<area>[{"bbox_2d":[0.25,0.25,0.75,0.75],"depth":0.4}]</area><text>closer</text>'
@@ -38,7 +38,7 @@ def _prompt(processor):
     return text, pics
 
 
-def test_labels_cover_the_model_text_only_and_the_rollout_builds_the_same_sequence(tiny):  # noqa: F811
+def test_labels_cover_the_model_text_only_and_the_rollout_builds_the_same_sequence(tiny):
     _, processor = tiny
     tok = processor.tokenizer
     text, pics = _prompt(processor)
@@ -71,7 +71,7 @@ def test_labels_cover_the_model_text_only_and_the_rollout_builds_the_same_sequen
     assert [np.asarray(a).tolist() == np.asarray(b).tolist() for a, b in zip(t.images, ex.images)] == [True] * 6
 
 
-def test_collator_batches_train_and_truncation_keeps_pictures_whole(tiny):  # noqa: F811
+def test_collator_batches_train_and_truncation_keeps_pictures_whole(tiny):
     model, processor = tiny
     text, pics = _prompt(processor)
     msgs = build_messages("Which?", ["a", "b"], with_depth=True)

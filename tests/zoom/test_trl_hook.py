@@ -13,7 +13,7 @@ from sif.prompt import build_messages
 from sif.zoom.crop import ZoomSettings
 from sif.zoom.rollout import ZoomRolloutSettings
 from sif.zoom.trl_hook import ZoomRolloutMixin
-from tests.fastgen.conftest import images, tiny  # noqa: F401 - module-scoped tiny model fixture
+from tests.fastgen.conftest import images
 from tests.zoom.test_rollout import AFTER, AREA
 
 SCRIPTS = [AREA + AFTER, "<think><text>none</text></think><answer>B</answer>"]
@@ -64,7 +64,7 @@ def _trainer(model, processor, tmp_path):
     return trainer, rows
 
 
-def test_zoom_turn_is_forwarded_with_its_crop_and_masked_out_of_the_loss(tiny, tmp_path):  # noqa: F811
+def test_zoom_turn_is_forwarded_with_its_crop_and_masked_out_of_the_loss(tiny, tmp_path):
     model, processor = tiny
     tok = processor.tokenizer
     trainer, rows = _trainer(copy.deepcopy(model), processor, tmp_path)
@@ -134,7 +134,7 @@ def test_zoom_turn_is_forwarded_with_its_crop_and_masked_out_of_the_loss(tiny, t
     assert torch.allclose(logp2[:stop], expected[:stop]) and not torch.allclose(logp2[after:], expected[after:])
 
 
-def test_a_zoom_grpo_step_trains(tiny, tmp_path):  # noqa: F811
+def test_a_zoom_grpo_step_trains(tiny, tmp_path):
     model, processor = tiny
     trainer, rows = _trainer(copy.deepcopy(model), processor, tmp_path)
     from trl.data_utils import prepare_multimodal_messages
