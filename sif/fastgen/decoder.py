@@ -228,21 +228,14 @@ def rope_cos_sin(pos, inv_freq, scaling: float, dtype):
     return (emb.cos() * scaling).to(dtype)[:, None, :], (emb.sin() * scaling).to(dtype)[:, None, :]
 
 
-def layer_step(x, ln1, wqkv, bqkv, wo, ln2, wgu, wdown, k_cache, v_cache, cos, sin, write_idx, mask,
-               n_heads: int, n_kv: int, head_dim: int, inter: int, eps: float, qn=None, kn=None):
-    """One decoder layer for one new token per row. x [B, hidden]; caches [B, KV, L, D]; mask [B, L] bool
-    (True = attend; the current column included); write_idx [1] long (the cache column of this token);
-    qn / kn: Qwen3's per-head q/k RMSNorm weights (None: none)."""
+def attend_new_token(q, k, v, k_cache, v_cache, cos, sin, write_idx, mask, n_heads: int, n_kv: int, head_dim: int,
+                     eps: float, qn=None, kn=None):
+    """The attention of one new token per row, shared by both decode steps: q [B, H, D], k/v [B, KV, D] ->
+    Qwen3's q/k RMSNorm (qn/kn, when given), RoPE, this token's k/v written into cache column `write_idx`,
+    grouped-query attention over the cache under `mask` -> [B, H * D]."""
     import torch
-    import torch.nn.functional as F
 
-    bsz = x.shape[0]
-    h = rms_norm(x, ln1, eps)
-    qkv = F.linear(h, wqkv, bqkv)
-    q, k, v = qkv.split([n_heads * head_dim, n_kv * head_dim, n_kv * head_dim], dim=-1)
-    q = q.view(bsz, n_heads, head_dim)
-    k = k.view(bsz, n_kv, head_dim)
-    v = v.view(bsz, n_kv, head_dim)
+    bsz = q.shape[0]
     if qn is not None:
         q, k = rms_norm(q, qn, eps), rms_norm(k, kn, eps)
     q = q * cos + rotate_half(q) * sin
@@ -254,7 +247,22 @@ def layer_step(x, ln1, wqkv, bqkv, wo, ln2, wgu, wdown, k_cache, v_cache, cos, s
     scores = torch.matmul(qg, k_cache.transpose(-1, -2)).to(torch.float32) * (head_dim ** -0.5)
     scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
     probs = torch.softmax(scores, dim=-1).to(v_cache.dtype)
-    attn = torch.matmul(probs, v_cache).reshape(bsz, n_heads * head_dim)
+    return torch.matmul(probs, v_cache).reshape(bsz, n_heads * head_dim)
+
+
+def layer_step(x, ln1, wqkv, bqkv, wo, ln2, wgu, wdown, k_cache, v_cache, cos, sin, write_idx, mask,
+               n_heads: int, n_kv: int, head_dim: int, inter: int, eps: float, qn=None, kn=None):
+    """One decoder layer for one new token per row. x [B, hidden]; caches [B, KV, L, D]; mask [B, L] bool
+    (True = attend; the current column included); write_idx [1] long (the cache column of this token);
+    qn / kn: Qwen3's per-head q/k RMSNorm weights (None: none)."""
+    import torch.nn.functional as F
+
+    bsz = x.shape[0]
+    h = rms_norm(x, ln1, eps)
+    qkv = F.linear(h, wqkv, bqkv)
+    q, k, v = qkv.split([n_heads * head_dim, n_kv * head_dim, n_kv * head_dim], dim=-1)
+    attn = attend_new_token(q.view(bsz, n_heads, head_dim), k.view(bsz, n_kv, head_dim), v.view(bsz, n_kv, head_dim),
+                            k_cache, v_cache, cos, sin, write_idx, mask, n_heads, n_kv, head_dim, eps, qn, kn)
     x = x + F.linear(attn, wo)
     h = rms_norm(x, ln2, eps)
     gate, up = F.linear(h, wgu).split([inter, inter], dim=-1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sif.fastgen.decoder import TextStack, rms_norm, rotate_half
+from sif.fastgen.decoder import TextStack, attend_new_token, rms_norm
 
 # a projection: (weight, bias or None, ((A, B, scale), ...))
 Proj = tuple
@@ -93,26 +93,13 @@ class SharedWeights:
 def layer_step_shared(x, lw: dict, k_cache, v_cache, cos, sin, write_idx, mask, n_heads: int, n_kv: int,
                       head_dim: int, eps: float):
     """`sif.fastgen.decoder.layer_step` on referenced weights: the same arithmetic, unfused projections."""
-    import torch
     import torch.nn.functional as F
 
     bsz = x.shape[0]
     h = rms_norm(x, lw["ln1"], eps)
-    q = lin(h, lw["q"]).view(bsz, n_heads, head_dim)
-    k = lin(h, lw["k"]).view(bsz, n_kv, head_dim)
-    v = lin(h, lw["v"]).view(bsz, n_kv, head_dim)
-    if lw["qn"] is not None:
-        q, k = rms_norm(q, lw["qn"], eps), rms_norm(k, lw["kn"], eps)
-    q = q * cos + rotate_half(q) * sin
-    k = k * cos + rotate_half(k) * sin
-    k_cache.index_copy_(2, write_idx, k.unsqueeze(2))
-    v_cache.index_copy_(2, write_idx, v.unsqueeze(2))
-    groups = n_heads // n_kv
-    qg = q.view(bsz, n_kv, groups, head_dim)
-    scores = torch.matmul(qg, k_cache.transpose(-1, -2)).to(torch.float32) * (head_dim ** -0.5)
-    scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
-    probs = torch.softmax(scores, dim=-1).to(v_cache.dtype)
-    attn = torch.matmul(probs, v_cache).reshape(bsz, n_heads * head_dim)
+    attn = attend_new_token(lin(h, lw["q"]).view(bsz, n_heads, head_dim), lin(h, lw["k"]).view(bsz, n_kv, head_dim),
+                            lin(h, lw["v"]).view(bsz, n_kv, head_dim), k_cache, v_cache, cos, sin, write_idx, mask,
+                            n_heads, n_kv, head_dim, eps, lw["qn"], lw["kn"])
     x = x + lin(attn, lw["o"])
     h = rms_norm(x, lw["ln2"], eps)
     return x + lin(F.silu(lin(h, lw["g"])) * lin(h, lw["u"]), lw["d"])
