@@ -91,6 +91,39 @@ def step_times(metrics: Path) -> list[float]:
     return out
 
 
+def run_stage_arm(name: str, stage_args: list[str], work: Path, out_dir: Path, steps: int, timeout: float,
+                  torchrun: bool = False) -> dict:
+    """One arm of our stage (run name `name`): run it until `steps` steps are logged, then read its metrics:
+    step times, peak GPU memory, mean completion lengths and the step split when logged."""
+    args = [a.replace("run_name=grpo-hf-fast", f"run_name={name}") for a in stage_args]
+    metrics = work / "outputs" / name / "metrics.jsonl"
+    prefix = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"] if torchrun else []
+    t = time.perf_counter()
+    rc = run([sys.executable, *prefix, "launch.py", *args], out_dir / f"{name}.log", timeout,
+             stop_when=lambda: len(step_times(metrics)) >= steps)
+    launcher = "torchrun --standalone --nproc_per_node=1 " if torchrun else "python "
+    arm = {"rc": rc, "wall_s": time.perf_counter() - t, "command": launcher + "launch.py " + " ".join(args),
+           "step_time": step_times(metrics)}
+    if metrics.is_file():
+        recs = [json.loads(line) for line in metrics.read_text(errors="replace").splitlines() if line.strip()]
+        arm["completion_mean_length"] = [r.get("completions/mean_length") for r in recs if "completions/mean_length" in r]
+        arm["split"] = [{k: v for k, v in r.items() if k.startswith("split/")} for r in recs
+                        if any(k.startswith("split/") for k in r)]
+        peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
+        arm["peak_memory_gib"] = max(peaks) if peaks else None
+    return arm
+
+
+def arm_row(what: str, arm: dict, ours_t, ours_peak, reference_what: str, peak_label: str, extra: str = "") -> tuple:
+    """(median steady step time, the table row) of an extra arm of our stage against the default arm."""
+    t = median_after_first(arm.get("step_time") or [])
+    steady = (arm.get("step_time") or [])[1:]
+    note = (f"rc {arm.get('rc')}; steady steps {len(steady)} {[min(steady), max(steady)] if steady else None}; "
+            f"peak GPU memory {arm.get('peak_memory_gib')} GiB ({peak_label}: {ours_peak} GiB){extra}")
+    return t, row(what, None if t is None else round(t, 2), None if ours_t is None else round(ours_t, 2),
+                  reference_what, "s/step", higher_is_better=False, note=note)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="outputs/bench/grpo_step.json")
@@ -140,20 +173,8 @@ def main() -> None:
         "stage.save_completions_every=100000", "stage.temperature=1.0", "stage.beta=0.04", "stage.loss_type=grpo",
         "stage.learning_rate=1e-5", *(["stage.step_split=true"] if args.split else []),
     ]
-    t = time.perf_counter()
-    run_dir = work / "outputs" / "grpo-hf-fast"
-    metrics = run_dir / "metrics.jsonl"
-    rc = run([sys.executable, "launch.py", *stage_args], out_dir / "grpo_ours.log", args.timeout,
-             stop_when=lambda: len(step_times(metrics)) >= args.steps)
-    ours = {"rc": rc, "wall_s": time.perf_counter() - t, "mode": "stage", "command": "python launch.py " + " ".join(stage_args)}
-    ours["step_time"] = step_times(metrics)
-    if metrics.is_file():
-        recs = [json.loads(line) for line in metrics.read_text(errors="replace").splitlines() if line.strip()]
-        ours["completion_mean_length"] = [r.get("completions/mean_length") for r in recs if "completions/mean_length" in r]
-        ours["split"] = [{k: v for k, v in r.items() if k.startswith("split/")} for r in recs
-                         if any(k.startswith("split/") for k in r)]
-        peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
-        ours["peak_memory_gib"] = max(peaks) if peaks else None
+    ours = {"mode": "stage", **run_stage_arm("grpo-hf-fast", stage_args, work, out_dir, args.steps, args.timeout)}
+    rc = ours["rc"]
     if not ours.get("step_time"):
         log(NAME, f"our stage gave no step times (rc {rc}); measuring FastGenerator in a GRPOTrainer subclass")
         rc2 = run([sys.executable, str(HERE / "_grpo_plain.py"), "--model-dir", str(model_dir), "--samples",
@@ -167,36 +188,13 @@ def main() -> None:
     log(NAME, f"ours: {ours.get('mode')} step_time {ours.get('step_time')}")
 
     if args.shared:  # the memory-short mode: the decode path on the training weights, no merged copy
-        s_args = [*[a.replace("run_name=grpo-hf-fast", "run_name=grpo-shared") for a in stage_args],
-                  "rollout.generation_weights=shared"]
-        s_metrics = work / "outputs" / "grpo-shared" / "metrics.jsonl"
-        t = time.perf_counter()
-        rc = run([sys.executable, "launch.py", *s_args], out_dir / "grpo_shared.log", args.timeout,
-                 stop_when=lambda: len(step_times(s_metrics)) >= args.steps)
-        sh = {"rc": rc, "wall_s": time.perf_counter() - t, "command": "python launch.py " + " ".join(s_args),
-              "step_time": step_times(s_metrics)}
-        if s_metrics.is_file():
-            recs = [json.loads(line) for line in s_metrics.read_text(errors="replace").splitlines() if line.strip()]
-            peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
-            sh["peak_memory_gib"] = max(peaks) if peaks else None
-        results["shared"] = sh
-        log(NAME, f"ours with shared generation weights: rc {rc} step_time {sh['step_time']}")
-
+        results["shared"] = run_stage_arm("grpo-shared", [*stage_args, "rollout.generation_weights=shared"], work,
+                                          out_dir, args.steps, args.timeout)
+        log(NAME, f"ours with shared generation weights: step_time {results['shared']['step_time']}")
     if args.zero3:  # the paper's GRPO engine on one GPU: same stage, DeepSpeed ZeRO-3 partitioning
-        z_args = [*[a.replace("run_name=grpo-hf-fast", "run_name=grpo-zero3") for a in stage_args], "deepspeed=zero3"]
-        z_metrics = work / "outputs" / "grpo-zero3" / "metrics.jsonl"
-        t = time.perf_counter()
-        rc = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1", "launch.py",
-                  *z_args], out_dir / "grpo_zero3.log", args.timeout,
-                 stop_when=lambda: len(step_times(z_metrics)) >= args.steps)
-        z = {"rc": rc, "wall_s": time.perf_counter() - t, "command": "torchrun --standalone --nproc_per_node=1 "
-             "launch.py " + " ".join(z_args), "step_time": step_times(z_metrics)}
-        if z_metrics.is_file():
-            recs = [json.loads(line) for line in z_metrics.read_text(errors="replace").splitlines() if line.strip()]
-            peaks = [r["gpu/peak_memory_gib"] for r in recs if isinstance(r.get("gpu/peak_memory_gib"), (int, float))]
-            z["peak_memory_gib"] = max(peaks) if peaks else None
-        results["zero3"] = z
-        log(NAME, f"ours under ZeRO-3: rc {rc} step_time {z['step_time']}")
+        results["zero3"] = run_stage_arm("grpo-zero3", [*stage_args, "deepspeed=zero3"], work, out_dir, args.steps,
+                                         args.timeout, torchrun=True)
+        log(NAME, f"ours under ZeRO-3: step_time {results['zero3']['step_time']}")
 
     if not args.skip_plain:
         rc = run([sys.executable, str(HERE / "_grpo_plain.py"), "--model-dir", str(model_dir), "--samples", str(samples),
@@ -206,9 +204,9 @@ def main() -> None:
         results["plain"] = {**(json.loads(plain_file.read_text()) if plain_file.is_file() else {}), "rc": rc}
         log(NAME, f"plain TRL: step_time {results['plain'].get('step_time')}")
 
-    for key, name in (("ours_log_tail", "grpo_ours.log"), ("plain_log_tail", "grpo_plain.log"),
-                      ("subclass_log_tail", "grpo_fast_subclass.log"), ("zero3_log_tail", "grpo_zero3.log"),
-                      ("shared_log_tail", "grpo_shared.log")):
+    for key, name in (("ours_log_tail", "grpo-hf-fast.log"), ("plain_log_tail", "grpo_plain.log"),
+                      ("subclass_log_tail", "grpo_fast_subclass.log"), ("zero3_log_tail", "grpo-zero3.log"),
+                      ("shared_log_tail", "grpo-shared.log")):
         if (out_dir / name).is_file():
             results[key] = (out_dir / name).read_text(errors="replace")[-3000:]
     ours_t = median_after_first(ours.get("step_time") or [])
@@ -230,29 +228,18 @@ def main() -> None:
                      f"{results['ours_step_spread_s']}, plain {results['plain_steady_steps']} "
                      f"{results['plain_step_spread_s']}; peak GPU memory ours {results['ours_peak_memory_gib']} GiB, "
                      f"plain {results['plain_peak_memory_gib']} GiB")]
+    peak = results["ours_peak_memory_gib"]
     if "shared" in results:
-        sh = results["shared"]
-        sh_t = median_after_first(sh.get("step_time") or [])
-        results["shared_step_s"] = sh_t
-        steady = (sh.get("step_time") or [])[1:]
-        rows.append(row("GRPO step time with rollout.generation_weights=shared (no merged copy)",
-                        None if sh_t is None else round(sh_t, 2), None if ours_t is None else round(ours_t, 2),
-                        "our stage with the merged generation copy (the default)", "s/step", higher_is_better=False,
-                        note=f"rc {sh.get('rc')}; steady steps {len(steady)} "
-                             f"{[min(steady), max(steady)] if steady else None}; peak GPU memory "
-                             f"{sh.get('peak_memory_gib')} GiB (with the copy: {results['ours_peak_memory_gib']} GiB)"))
+        results["shared_step_s"], shared_row = arm_row(
+            "GRPO step time with rollout.generation_weights=shared (no merged copy)", results["shared"], ours_t, peak,
+            "our stage with the merged generation copy (the default)", "with the copy")
+        rows.append(shared_row)
     if "zero3" in results:
-        z = results["zero3"]
-        z_t = median_after_first(z.get("step_time") or [])
-        results["zero3_step_s"] = z_t
-        steady = (z.get("step_time") or [])[1:]
-        rows.append(row("GRPO step time under DeepSpeed ZeRO-3 (one GPU), same settings",
-                        None if z_t is None else round(z_t, 2), None if ours_t is None else round(ours_t, 2),
-                        "our stage without DeepSpeed (ZeRO off)", "s/step", higher_is_better=False,
-                        note=f"rc {z.get('rc')}; steady steps {len(steady)} "
-                             f"{[min(steady), max(steady)] if steady else None}; peak GPU memory "
-                             f"{z.get('peak_memory_gib')} GiB (ZeRO off: {results['ours_peak_memory_gib']} GiB); "
-                             "on one GPU ZeRO-3 partitions nothing and only adds its gather/release hooks"))
+        results["zero3_step_s"], zero3_row = arm_row(
+            "GRPO step time under DeepSpeed ZeRO-3 (one GPU), same settings", results["zero3"], ours_t, peak,
+            "our stage without DeepSpeed (ZeRO off)", "ZeRO off",
+            "; on one GPU ZeRO-3 partitions nothing and only adds its gather/release hooks")
+        rows.append(zero3_row)
     write_result(args.out, NAME, results, rows)
 
 
