@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any, Optional
 
 from sif.zoom.rollout import Trajectory, ZoomRolloutSettings, run_zoom_rollout
@@ -74,10 +75,8 @@ class ZoomRolloutMixin:
             trajs.append(Trajectory(prompt_ids=list(ids), images=imgs, rgb=imgs[0],
                                     depth=imgs[1] if with_depth else None))
         n_prompt_images = [len(t.images) for t in trajs]
-        run_settings = ZoomRolloutSettings(crop=settings.crop, max_zooms=settings.max_zooms,
-                                           max_new_tokens=int(self.max_completion_length),
-                                           with_depth=all(t.depth is not None for t in trajs) and settings.with_depth,
-                                           fast=settings.fast)
+        run_settings = replace(settings, max_new_tokens=int(self.max_completion_length),
+                               with_depth=settings.with_depth and all(t.depth is not None for t in trajs))
         dist = getattr(self, "_dist", None)
         summon = dist.summon_full_params(self.model_wrapped, recurse=False) if dist is not None else nullcontext()
         with (

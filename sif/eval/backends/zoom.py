@@ -3,6 +3,7 @@ zoom engine (sif.zoom.rollout), and the crops each item's model saw are kept for
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sif.eval.backends.base import GenRequest, load_image, request_messages
@@ -21,9 +22,8 @@ def zoom_generate(model: Any, processor: Any, generation_config: Any, settings: 
         ids = processor(text=[text], images=images, return_tensors="pt")["input_ids"][0].tolist()
         trajs.append(Trajectory(prompt_ids=ids, images=list(images), rgb=images[0],
                                 depth=images[1] if len(images) > 1 else None))
-    run = ZoomRolloutSettings(crop=settings.crop, max_zooms=settings.max_zooms,
-                              max_new_tokens=int(generation_config.max_new_tokens),
-                              with_depth=settings.with_depth and all(t.depth is not None for t in trajs))
+    run = replace(settings, max_new_tokens=int(generation_config.max_new_tokens),
+                  with_depth=settings.with_depth and all(t.depth is not None for t in trajs))
     eos = generation_config.eos_token_id
     eos = [eos] if isinstance(eos, int) else list(eos or [])
     run_zoom_rollout(trajs, HFStepGenerator(model, processor, generation_config), processor, run, eos)
