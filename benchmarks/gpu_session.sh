@@ -7,9 +7,10 @@ OUT=${OUT:-outputs/gpu}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-build-isolation --find-links .gpu-wheels \
   trl datasets hydra-core omegaconf openai shapely pytest pytest-timeout hypothesis > "$OUT/pip.log" 2>&1 || tail -5 "$OUT/pip.log"
-# DeepSpeed (source, built here in seconds; its ops compile just in time) for grpo_step's ZeRO-3 arm
-python3 -m pip install -q --no-index --no-build-isolation --find-links .gpu-wheels \
-  deepspeed >> "$OUT/pip.log" 2>&1 || { echo "deepspeed did not install:"; tail -5 "$OUT/pip.log"; }
+# DeepSpeed (source, built here in seconds; its ops compile just in time) for grpo_step's ZeRO-3 arm only
+case " $* " in *" grpo_step "*) python3 -m pip install -q --no-index --no-build-isolation --find-links .gpu-wheels \
+  deepspeed >> "$OUT/pip.log" 2>&1 || { echo "deepspeed did not install:"; tail -5 "$OUT/pip.log"; } ;;
+esac
 export PYTHONPATH=. HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers, trl; print('torch', torch.__version__, 'transformers', transformers.__version__, 'trl', trl.__version__)" | tee -a "$OUT/gpu.txt"

@@ -8,7 +8,7 @@ on the crops, the turn's tokens) and the decoding after it. Figures, median of -
 seconds per rollout of `rows` rows, and model tokens per second (inserted turns not counted).
 
     python benchmarks/zoom_rollout.py --out outputs/bench/zoom_rollout.json            # GPU, 3B architecture
-    python benchmarks/zoom_rollout.py --tiny --rows 2 --budget 24 --repeat 1 --out /tmp/z.json   # CPU smoke
+    python benchmarks/zoom_rollout.py --tiny --rows 2 --budget 400 --repeat 1 --out /tmp/z.json   # CPU smoke
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--arch", default="qwen2_5_vl_3b")
     ap.add_argument("--tiny", action="store_true", help="the tiny model on the CPU (a smoke test, no figures)")
     ap.add_argument("--rows", type=int, default=8)
-    ap.add_argument("--budget", type=int, default=256, help="completion tokens per row, inserted turns included")
+    ap.add_argument("--budget", type=int, default=512,
+                    help="completion tokens per row, inserted turns included (the crop turn must fit in it)")
     ap.add_argument("--picture", type=int, default=896, help="picture width (height 3/4 of it)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
@@ -114,6 +115,9 @@ def main() -> None:
     warm_zoom, warm_plain = zoom_call(), plain_call()  # compile, capture and bucket engines on both sides
     zoom_runs = [zoom_call() for _ in range(args.repeat)]
     plain_runs = [plain_call() for _ in range(args.repeat)]
+    if any(r[2] != 1 for r in zoom_runs):
+        raise SystemExit(f"{NAME}: a row did not zoom (zooms per row {[r[2] for r in zoom_runs]}): the inserted "
+                         f"turn does not fit in --budget {args.budget}; raise it")
     z_s = statistics.median(r[0] for r in zoom_runs)
     p_s = statistics.median(r[0] for r in plain_runs)
     z_tok = statistics.median(r[1] / r[0] for r in zoom_runs)
