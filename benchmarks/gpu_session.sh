@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU-machine call: install the wheels the image lacks (.gpu-wheels, from ../shared/gpu/prepare-wheels.sh),
 # then run the named steps, copying results and logs under $OUT.
-#   bash benchmarks/gpu_session.sh gpu-tests rollout_decode      # any of: gpu-tests <benchmark name>...
+#   bash benchmarks/gpu_session.sh gpu-tests rollout_decode      # any of: gpu-tests grpo_split <benchmark name>...
 set -uo pipefail
 OUT=${OUT:-outputs/gpu}
 mkdir -p "$OUT"
@@ -18,6 +18,9 @@ for step in "$@"; do
   start=$(date +%s)
   if [ "$step" = gpu-tests ]; then
     python3 -m pytest -m gpu -p no:xdist -p no:cacheprovider -q -s tests/fastgen/test_fast_generator_gpu.py > "$OUT/gpu-tests.log" 2>&1
+  elif [ "$step" = grpo_split ]; then  # our GRPO step only, with stage.step_split=true: where its time goes
+    python3 benchmarks/grpo_step.py --split --skip-plain --no-shared --no-zero3 --steps 4 --workdir /tmp/bench-split \
+      --out "$OUT/grpo_step_split.json" > "$OUT/$step.log" 2>&1
   else
     python3 benchmarks/run_all.py --only "$step" --results "$OUT" > "$OUT/$step.log" 2>&1
   fi

@@ -96,6 +96,8 @@ RECIPES: dict[str, Recipe] = {
     "named_fresh": replace(BASE, min_objects=2, max_objects=4, steps=3000, pool=30000),
     "named_wd": replace(BASE, min_objects=2, max_objects=4, steps=3000, weight_decay=0.1),
     "two_colours": replace(BASE, min_objects=2, max_objects=2, name="color", palette=("red", "blue")),
+    "two_colours_qfirst": replace(BASE, min_objects=2, max_objects=2, name="color", palette=("red", "blue"),
+                                  question_first=True),
     "caption_then_named": replace(BASE, min_objects=2, max_objects=4, steps=3000, caption_steps=1500),
     "caption_mix_named": replace(BASE, min_objects=2, max_objects=4, steps=3000, caption_fraction=0.5),
     "single_patch_code_only": replace(BASE, extra={"patch_code_only": True}),
