@@ -41,6 +41,7 @@ def parrot(tmp_path_factory, shared_cache) -> Path:
     items = benchmark_for(cfg, shared_cache).load()[:3]
     DepthSource(cfg.depth, shared_cache).fill(items)
     requests = [request_for(it, with_depth=True) for it in items]
+    requests.append(_infer_request(tmp_path_factory.mktemp("infer-inputs")))
     torch.manual_seed(0)
     model, processor = load_model_and_processor(ModelConfig(name="tiny", max_pixels=76800), shared_cache,
                                                 training=True)
@@ -64,6 +65,50 @@ def parrot(tmp_path_factory, shared_cache) -> Path:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+INFER_QUESTION = "Which object is nearest to the camera?"
+
+
+def _photo(folder: Path) -> Path:
+    import numpy as np
+
+    arr = np.full((120, 160, 3), 90, dtype=np.uint8)
+    arr[30:90, 40:120] = (220, 30, 30)
+    path = folder / "photo.png"
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _infer_request(folder: Path):
+    """The request stage=infer builds for _photo with stage.depth=flat (a constant 0.5 map, written as infer
+    writes it), so that the parrot writes TARGET for it too."""
+    import numpy as np
+
+    from sif.data.images import open_rgb
+    from sif.depth import save_depth
+    from sif.eval.backends import GenRequest
+
+    photo = _photo(folder)
+    save_depth(np.full((120, 160), 0.5, dtype=np.float32), folder / "depth.npy", folder / "depth.png")
+    return GenRequest(id="infer", question=INFER_QUESTION, images=[open_rgb(photo), str(folder / "depth.png")])
+
+
+def test_infer_with_zoom_saves_the_crop_it_showed(parrot, tmp_path, shared_cache):
+    photo = _photo(tmp_path)
+    run_launch(["stage=infer", f"stage.image={photo}", f"stage.question={INFER_QUESTION}", "stage.depth=flat",
+                f"stage.checkpoint={parrot}", "model=tiny", "backend.zoom=true", "zoom.max_zooms=1", "zoom.margin=0",
+                "backend.max_new_tokens=200", "run_name=zoom-infer"], cwd=tmp_path,
+               env={"SIF_CACHE_DIR": str(shared_cache)})
+    run = tmp_path / "outputs" / "zoom-infer"
+    record = json.loads((run / "infer.json").read_text())
+    assert record["completion"].startswith(TARGET.split("<text>")[0])
+    [z] = record["zooms"]
+    assert z["box"] == [0.25, 0.25, 0.75, 0.75]
+    assert z["pixels"] == [40, 30, 120, 90]  # the box in the 160x120 photo's pixels, margin 0
+    with Image.open(run / z["image"]) as crop:
+        assert crop.size == (80, 60)
+        assert crop.convert("RGB").getpixel((40, 30)) == (220, 30, 30)  # the red square it zoomed on
 
 
 def test_eval_with_zoom_writes_the_crops_and_the_report_shows_them(parrot, tmp_path, shared_cache):
